@@ -1,0 +1,295 @@
+"""The network logic shared by fastnet.MLP and fastnet.reference.MLP.
+
+Everything here is plain Python and NumPy: argument checking, parameter layout and
+initialisation, the epoch loop around the per-epoch work, scoring and the file
+format. The arithmetic (forward, backward, SGD steps) is left to four methods each
+implementation provides: ``_forward`` (outputs of checked rows), ``_loss_and_gradients`` (mean loss,
+optionally ADDING its gradient into ``self._grads``), ``_make_trainer`` (per-fit
+workspace) and ``_train_epoch`` (one epoch of SGD steps over a given order). Sharing this part is what makes the two a drop-in pair: same
+seed, same weights; same sampling order; same exceptions.
+"""
+import json
+import time
+
+import numpy as np
+
+from fastnet import _validation as check
+
+FORMAT_NAME = "fastnet-mlp"
+FORMAT_VERSION = 1
+
+
+def param_layout(sizes):
+    """Offsets of each layer's weights and biases in the flat parameter buffer.
+
+    Weights of all layers come first, then all biases, so the l2 term (weights
+    only) applies to the prefix ``params[:n_weights]``.
+
+    Returns (w_off, b_off, n_weights, n_params).
+    """
+    w_sizes = [sizes[l + 1] * sizes[l] for l in range(len(sizes) - 1)]
+    w_off = np.concatenate([[0], np.cumsum(w_sizes)[:-1]]).astype(np.intp)
+    n_weights = int(sum(w_sizes))
+    b_off = (n_weights + np.concatenate([[0], np.cumsum(sizes[1:])[:-1]])).astype(np.intp)
+    return w_off, b_off, n_weights, n_weights + int(sum(sizes[1:]))
+
+
+def init_params(sizes, activations, rng, dtype):
+    """Initial flat parameter buffer: Glorot-uniform for sigmoid/tanh layers and the
+    output layer, He-normal for ReLU layers, zero biases. Drawn in float64 and then
+    cast, so both dtypes and both implementations see the same draws."""
+    w_off, b_off, n_weights, n_params = param_layout(sizes)
+    params = np.zeros(n_params, dtype=dtype)
+    for l in range(len(sizes) - 1):
+        fan_in, fan_out = sizes[l], sizes[l + 1]
+        act = activations[l] if l < len(activations) else "output"
+        if act == "relu":
+            W = rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
+        else:
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-limit, limit, size=(fan_out, fan_in))
+        params[w_off[l]:w_off[l] + W.size] = W.ravel()
+    return params
+
+
+class BaseMLP:
+    """Shared implementation; see fastnet.MLP for the documentation."""
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", dtype="float32",
+                 seed=None):
+        sizes = check.check_layer_sizes(layer_sizes)
+        self._activations = check.check_activations(activation, len(sizes) - 2)
+        self._output = check.check_choice("output", output, check.OUTPUTS)
+        if self._output == "softmax" and sizes[-1] < 2:
+            raise ValueError(f"output='softmax' needs at least 2 classes, got layer_sizes[-1] = "
+                             f"{sizes[-1]}; use output='linear' for a single output")
+        self._dtype = check.check_dtype(dtype)
+        self._sizes = sizes
+        self._rng = np.random.default_rng(seed)
+        params = init_params(sizes, self._activations, self._rng, self._dtype)
+        self._set_state(params, np.zeros_like(params), 0)
+
+    # -- state ---------------------------------------------------------------
+    def _set_state(self, params, velocity, updates):
+        """Install the flat buffers and make the per-layer views into them."""
+        sizes = self._sizes
+        self._w_off, self._b_off, self._n_weights, n_params = param_layout(sizes)
+        self._params = params
+        self._velocity = velocity          # momentum state, same layout as params
+        self._grads = np.zeros_like(params)
+        self._updates = updates            # t in eta_t = lr / (1 + lr_decay * t)
+        L = len(sizes) - 1
+        self._weights = [params[self._w_off[l]:self._w_off[l] + sizes[l + 1] * sizes[l]]
+                         .reshape(sizes[l + 1], sizes[l]) for l in range(L)]
+        self._biases = [params[self._b_off[l]:self._b_off[l] + sizes[l + 1]] for l in range(L)]
+        self._dweights = [self._grads[self._w_off[l]:self._w_off[l] + sizes[l + 1] * sizes[l]]
+                          .reshape(sizes[l + 1], sizes[l]) for l in range(L)]
+        self._dbiases = [self._grads[self._b_off[l]:self._b_off[l] + sizes[l + 1]]
+                         for l in range(L)]
+        self._on_state_change()
+
+    def _on_state_change(self):
+        """Hook for implementations that cache per-model objects."""
+
+    @property
+    def layer_sizes(self):
+        """list of int: [inputs, hidden..., outputs]."""
+        return list(self._sizes)
+
+    @property
+    def activation(self):
+        """list of str: the activation of each hidden layer."""
+        return list(self._activations)
+
+    @property
+    def output(self):
+        """str: 'softmax' or 'linear'."""
+        return self._output
+
+    @property
+    def dtype(self):
+        """numpy.dtype: float32 or float64; inputs are converted to it."""
+        return self._dtype
+
+    @property
+    def weights(self):
+        """list of ndarray: live views, weights[l] of shape (out, in); writing into them
+        changes the model."""
+        return list(self._weights)
+
+    @property
+    def biases(self):
+        """list of ndarray: live views, biases[l] of shape (out,)."""
+        return list(self._biases)
+
+    @property
+    def n_params(self):
+        """int: number of trainable parameters."""
+        return self._params.size
+
+    def __repr__(self):
+        return (f"{type(self).__module__}.{type(self).__qualname__}({self._sizes}, activation={self._activations!r}, output={self._output!r}, "
+                f"dtype={self._dtype.name!r})")
+
+    # -- input conversion ----------------------------------------------------
+    def _X(self, X, name="X"):
+        return check.check_X(X, self._sizes[0], self._dtype, name)
+
+    def _y(self, y, n, name="y"):
+        """(labels, targets): exactly one is an array, per the output."""
+        k = self._sizes[-1]
+        if self._output == "softmax":
+            return check.check_labels(y, n, k, name), None
+        return None, check.check_targets(y, n, k, self._dtype, name)
+
+    # -- inference -----------------------------------------------------------
+    def forward(self, X):
+        """Outputs of the network, shape (n, k): probabilities for softmax, values
+        for linear."""
+        return self._forward(self._X(X))
+
+    def predict(self, X):
+        """Class indices (n,) for softmax; outputs for linear, (n,) when k == 1."""
+        out = self.forward(X)
+        if self._output == "softmax":
+            return np.argmax(out, axis=1)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_proba(self, X):
+        """Class probabilities (n, k); softmax networks only."""
+        if self._output != "softmax":
+            raise ValueError("predict_proba needs output='softmax'; this network is linear")
+        return self.forward(X)
+
+    def loss(self, X, y):
+        """Mean loss over the samples (cross-entropy or squared error), without l2."""
+        X = self._X(X)
+        labels, targets = self._y(y, X.shape[0])
+        return float(self._loss_and_gradients(X, labels, targets, False))
+
+    def gradients(self, X, y):
+        """Gradients of the mean loss: (list of dW, list of db), new arrays shaped like
+        weights and biases."""
+        X = self._X(X)
+        labels, targets = self._y(y, X.shape[0])
+        self._grads[...] = 0
+        self._loss_and_gradients(X, labels, targets, True)
+        return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
+
+    def score(self, X, y):
+        """Accuracy for softmax; coefficient of determination R^2 for linear (averaged
+        over outputs, as scikit-learn's r2_score)."""
+        X = self._X(X)
+        labels, targets = self._y(y, X.shape[0])
+        return self._score(self._forward(X), labels, targets)
+
+    def _score(self, out, labels, targets):
+        if self._output == "softmax":
+            return float(np.mean(np.argmax(out, axis=1) == labels))
+        t = targets.astype(np.float64)
+        ss_res = ((t - out) ** 2).sum(axis=0)
+        ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                          np.where(ss_res == 0, 1.0, 0.0))
+        return float(np.mean(r2))
+
+    # -- training ------------------------------------------------------------
+    def fit(self, X, y, epochs=1, batch_size=1, learning_rate=0.01, lr_decay=0.0,
+            momentum=0.0, l2=0.0, sampling="shuffle", validation_data=None, verbose=False):
+        """Train with SGD; see fastnet.MLP.fit for the documentation."""
+        X = self._X(X)
+        n = X.shape[0]
+        labels, targets = self._y(y, n)
+        epochs = check.check_positive_int("epochs", epochs)
+        batch_size = min(check.check_positive_int("batch_size", batch_size), n)
+        learning_rate = check.check_real("learning_rate", learning_rate, 0, low_open=True)
+        lr_decay = check.check_real("lr_decay", lr_decay, 0)
+        momentum = check.check_real("momentum", momentum, 0, 1, high_open=True)
+        l2 = check.check_real("l2", l2, 0)
+        check.check_choice("sampling", sampling, check.SAMPLINGS)
+        if validation_data is not None:
+            try:
+                Xv, yv = validation_data
+            except (TypeError, ValueError):
+                raise ValueError("validation_data must be a pair (X_val, y_val)") from None
+            Xv = self._X(Xv, "validation_data X")
+            yv = self._y(yv, Xv.shape[0], "validation_data y")
+
+        history = {"loss": [], "learning_rate": [], "seconds": []}
+        if validation_data is not None:
+            history["val_loss"] = []
+            history["val_accuracy" if self._output == "softmax" else "val_r2"] = []
+        trainer = self._make_trainer(batch_size)
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            if sampling == "shuffle":
+                order = self._rng.permutation(n)
+            else:  # the lecture's: each pick uniform over the data, with replacement
+                order = self._rng.integers(0, n, size=n)
+            order = np.ascontiguousarray(order, dtype=np.intp)
+            total, updates, eta = self._train_epoch(
+                trainer, X, labels, targets, order, batch_size, learning_rate, lr_decay,
+                momentum, l2, self._updates)
+            self._updates += updates
+            history["loss"].append(total / n)
+            history["learning_rate"].append(eta)
+            history["seconds"].append(time.perf_counter() - start)
+            line = f"epoch {epoch + 1}/{epochs}  loss {total / n:.6g}"
+            if validation_data is not None:
+                val_loss = float(self._loss_and_gradients(Xv, *yv, False))
+                val_score = self._score(self._forward(Xv), *yv)
+                score_name = "val_accuracy" if self._output == "softmax" else "val_r2"
+                history["val_loss"].append(val_loss)
+                history[score_name].append(val_score)
+                line += f"  val_loss {val_loss:.6g}  {score_name} {val_score:.4f}"
+            if verbose:
+                print(f"{line}  lr {eta:.4g}  {history['seconds'][-1]:.3f}s", flush=True)
+        return history
+
+    # -- persistence ---------------------------------------------------------
+    def save(self, path):
+        """Write the model to `path` (an .npz archive, no pickle): parameters, layout,
+        activations, output, dtype, and the optimiser and sampling state needed to
+        resume training."""
+        meta = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "layer_sizes": self._sizes,
+            "activation": self._activations,
+            "output": self._output,
+            "dtype": self._dtype.name,
+            "updates": int(self._updates),
+            "rng_state": self._rng.bit_generator.state,
+        }
+        with open(path, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), params=self._params,
+                     velocity=self._velocity)
+
+    @classmethod
+    def _load(cls, path):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"][()]))
+                params = np.array(archive["params"])
+                velocity = np.array(archive["velocity"])
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise ValueError(f"{path!r} is not a readable fastnet model file: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ValueError(f"{path!r} is not a fastnet model file")
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path!r} has format version {meta.get('version')!r}; this "
+                             f"fastnet reads version {FORMAT_VERSION}")
+        try:
+            net = cls(meta["layer_sizes"], meta["activation"], meta["output"], meta["dtype"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path!r} has incomplete metadata: {exc}") from None
+        expected = (net._params.size,)
+        for name, arr in (("params", params), ("velocity", velocity)):
+            if arr.shape != expected or arr.dtype != net._dtype:
+                raise ValueError(f"{path!r}: {name} has shape {arr.shape} and dtype {arr.dtype}, "
+                                 f"expected {expected} and {net._dtype}")
+        net._rng.bit_generator.state = meta["rng_state"]
+        net._set_state(np.ascontiguousarray(params), np.ascontiguousarray(velocity),
+                       int(meta["updates"]))
+        return net

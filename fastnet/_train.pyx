@@ -1,0 +1,212 @@
+# Whole-network passes over the flat buffers, and the compiled SGD epoch.
+#
+# Layout (computed once in fastnet/_base.py and shared with the reference):
+#   params = [W_0, W_1, ..., W_{L-1}, b_0, ..., b_{L-1}], each W_l (sizes[l+1], sizes[l])
+#   row-major; weights first so that l2 applies to the prefix params[:n_weights].
+#   grads and velocity are parallel flat buffers with the same layout.
+# Workspace: acts holds every layer's rows one after the other; layer l (0 = the
+#   input batch, L = the output) starts at capacity * cum[l] and is (rows, sizes[l]).
+#   deltas has the same layout and holds dL/d(pre-activation) of each layer.
+#   Hidden activations are applied in place: the backward pass needs only outputs.
+from cython cimport floating
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from fastnet._kernels cimport (
+    _dense_forward, _dense_backward, _activation_forward, _activation_backward,
+    _softmax_xent_forward, _softmax_xent_backward, _squared_error_forward,
+    _squared_error_backward, _sgd_update, OUT_SOFTMAX,
+)
+
+
+cdef class Plan:
+    """Layer layout of one network plus a workspace for up to `capacity` rows.
+
+    Made once per fit (capacity = batch size) or per forward call, and reused for
+    every step, so the training loop allocates nothing.
+    """
+    cdef readonly Py_ssize_t n_layers, capacity, n_weights, n_params
+    cdef readonly int output_code
+    cdef Py_ssize_t[::1] sizes, w_off, b_off, cum
+    cdef int[::1] act_codes
+    cdef readonly object acts, deltas, labels, targets
+
+    def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
+                 dtype, Py_ssize_t capacity):
+        self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
+        self.w_off = np.ascontiguousarray(w_off, dtype=np.intp)
+        self.b_off = np.ascontiguousarray(b_off, dtype=np.intp)
+        self.n_layers = self.sizes.shape[0] - 1
+        self.n_weights = n_weights
+        self.n_params = self.b_off[self.n_layers - 1] + self.sizes[self.n_layers]
+        # act_codes has one entry per hidden layer; pad so it is never empty.
+        self.act_codes = np.ascontiguousarray(list(act_codes) + [0], dtype=np.intc)
+        self.output_code = output_code
+        self.capacity = capacity
+        self.cum = np.ascontiguousarray(np.concatenate([[0], np.cumsum(sizes)]),
+                                        dtype=np.intp)
+        total = capacity * self.cum[self.n_layers + 1]
+        self.acts = np.zeros(total, dtype=dtype)
+        self.deltas = np.zeros(total, dtype=dtype)
+        self.labels = np.zeros(capacity, dtype=np.intp)
+        self.targets = np.zeros(capacity * self.sizes[self.n_layers], dtype=dtype)
+
+    def layer(self, Py_ssize_t l, Py_ssize_t rows):
+        """View of layer l's activations for the first `rows` rows: (rows, sizes[l])."""
+        start = self.capacity * self.cum[l]
+        return self.acts[start:start + rows * self.sizes[l]].reshape(rows, self.sizes[l])
+
+
+cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) noexcept nogil:
+    # acts layer 0 holds the input rows (n, sizes[0]); fills layers 1..L.
+    # The output layer is left as logits / linear outputs.
+    cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity
+    cdef floating* out
+    for l in range(L):
+        out = acts + cap * plan.cum[l + 1]
+        _dense_forward(out, acts + cap * plan.cum[l], params + plan.w_off[l],
+                       params + plan.b_off[l], n, plan.sizes[l], plan.sizes[l + 1])
+        if l < L - 1:
+            _activation_forward(plan.act_codes[l], out, out, n * plan.sizes[l + 1])
+
+
+cdef double _loss_forward(Plan plan, floating* acts, const Py_ssize_t* labels,
+                          const floating* targets, Py_ssize_t n) noexcept nogil:
+    # Turns the output layer into probabilities (softmax) and returns the summed loss.
+    cdef Py_ssize_t L = plan.n_layers, k = plan.sizes[L]
+    cdef floating* out = acts + plan.capacity * plan.cum[L]
+    if plan.output_code == OUT_SOFTMAX:
+        return _softmax_xent_forward(out, out, labels, n, k)
+    return _squared_error_forward(out, targets, n, k)
+
+
+cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts,
+                    floating* deltas, const Py_ssize_t* labels,
+                    const floating* targets, Py_ssize_t n, floating scale) noexcept nogil:
+    # ADDS scale * d(summed loss)/d(params) into grads (scale = 1 / batch size).
+    cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity, k = plan.sizes[L]
+    cdef floating* dout = deltas + cap * plan.cum[L]
+    cdef floating* dx
+    cdef floating* out = acts + cap * plan.cum[L]
+    if plan.output_code == OUT_SOFTMAX:
+        _softmax_xent_backward(dout, out, labels, n, k, scale)
+    else:
+        _squared_error_backward(dout, out, targets, n, k, scale)
+    for l in range(L - 1, -1, -1):
+        dout = deltas + cap * plan.cum[l + 1]
+        dx = deltas + cap * plan.cum[l] if l > 0 else NULL
+        _dense_backward(dx, grads + plan.w_off[l], grads + plan.b_off[l], dout,
+                        acts + cap * plan.cum[l], params + plan.w_off[l], n,
+                        plan.sizes[l], plan.sizes[l + 1])
+        if l > 0:
+            _activation_backward(plan.act_codes[l - 1], dx, dx,
+                                 acts + cap * plan.cum[l], n * plan.sizes[l])
+
+
+cdef void _load_rows(Plan plan, floating* acts, const floating* X,
+                     const Py_ssize_t* labels_in, Py_ssize_t* labels,
+                     const floating* targets_in, floating* targets,
+                     const Py_ssize_t* order, Py_ssize_t start, Py_ssize_t n) noexcept nogil:
+    # Gathers rows order[start:start+n] (or start:start+n when order is NULL) of X and
+    # of the labels / targets into the workspace.
+    cdef Py_ssize_t i, r, d = plan.sizes[0], k = plan.sizes[plan.n_layers]
+    for i in range(n):
+        r = order[start + i] if order != NULL else start + i
+        memcpy(acts + i * d, X + r * d, d * sizeof(floating))
+        if labels_in != NULL:
+            labels[i] = labels_in[r]
+        if targets_in != NULL:
+            memcpy(targets + i * k, targets_in + r * k, k * sizeof(floating))
+
+
+def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
+            floating[:, ::1] out):
+    """out (n, k) = network outputs (probabilities for softmax) for the rows of X.
+
+    X is processed in chunks of plan.capacity rows through the plan's workspace.
+    """
+    cdef Py_ssize_t n = X.shape[0], L = plan.n_layers, k = plan.sizes[L]
+    cdef Py_ssize_t b, start, rows
+    cdef floating[::1] acts = plan.acts
+    cdef Py_ssize_t[::1] labels = plan.labels
+    cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
+    with nogil:
+        for b in range((n + plan.capacity - 1) // plan.capacity):
+            start = b * plan.capacity
+            rows = min(plan.capacity, n - start)
+            _load_rows(plan, &acts[0], &X[0, 0], NULL, NULL, NULL, NULL, NULL, start, rows)
+            _forward(plan, &params[0], &acts[0], rows)
+            if plan.output_code == OUT_SOFTMAX:
+                # Labels are not needed for the probabilities; 0 is always valid.
+                memset(&labels[0], 0, rows * sizeof(Py_ssize_t))
+                _softmax_xent_forward(out_layer, out_layer, &labels[0], rows, k)
+            memcpy(&out[start, 0], out_layer, rows * k * sizeof(floating))
+
+
+def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
+                       const floating[:, ::1] X, const Py_ssize_t[::1] labels,
+                       const floating[:, ::1] targets):
+    """Mean loss over the rows of X; ADDS its gradient into grads unless grads is None.
+
+    Exactly one of labels (softmax) and targets (linear) is given; the plan's
+    capacity must hold all the rows of X.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef floating[::1] acts = plan.acts
+    cdef floating[::1] deltas = plan.deltas
+    cdef const Py_ssize_t* lab = &labels[0] if labels is not None else NULL
+    cdef const floating* tgt = &targets[0, 0] if targets is not None else NULL
+    cdef double total
+    if n > plan.capacity:
+        raise ValueError(f"{n} rows do not fit a workspace of {plan.capacity}")
+    with nogil:
+        _load_rows(plan, &acts[0], &X[0, 0], NULL, NULL, NULL, NULL, NULL, 0, n)
+        _forward(plan, &params[0], &acts[0], n)
+        total = _loss_forward(plan, &acts[0], lab, tgt, n)
+        if grads is not None:
+            _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], lab, tgt, n,
+                      <floating>1 / n)
+    return total / n
+
+
+def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
+                floating[::1] velocity, const floating[:, ::1] X,
+                const Py_ssize_t[::1] labels, const floating[:, ::1] targets,
+                const Py_ssize_t[::1] order, Py_ssize_t batch_size,
+                double learning_rate, double lr_decay, double momentum, double l2,
+                Py_ssize_t t0):
+    """One epoch of minibatch SGD, entirely in compiled code without the GIL.
+
+    Visits the rows of X in `order`, batch_size at a time (the last batch may be
+    smaller); each batch takes one step with eta_t = learning_rate / (1 + lr_decay t),
+    t counting updates from t0. Returns (summed loss of the visited rows, measured
+    before each row's update; number of updates done; the last eta used).
+    """
+    cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
+    cdef Py_ssize_t t = t0
+    cdef floating[::1] acts = plan.acts
+    cdef floating[::1] deltas = plan.deltas
+    cdef Py_ssize_t[::1] lab_buf = plan.labels
+    cdef floating[::1] tgt_buf = plan.targets
+    cdef const Py_ssize_t* lab_in = &labels[0] if labels is not None else NULL
+    cdef const floating* tgt_in = &targets[0, 0] if targets is not None else NULL
+    cdef double total = 0, eta = learning_rate
+    if batch_size > plan.capacity:
+        raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
+    with nogil:
+        for b in range((n + batch_size - 1) // batch_size):
+            start = b * batch_size
+            rows = min(batch_size, n - start)
+            _load_rows(plan, &acts[0], &X[0, 0], lab_in, &lab_buf[0], tgt_in,
+                       &tgt_buf[0], &order[0], start, rows)
+            _forward(plan, &params[0], &acts[0], rows)
+            total += _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
+            memset(&grads[0], 0, m * sizeof(floating))
+            _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &lab_buf[0],
+                      &tgt_buf[0], rows, <floating>1 / rows)
+            eta = learning_rate / (1.0 + lr_decay * t)
+            _sgd_update(&params[0], &grads[0], &velocity[0], m, plan.n_weights,
+                        <floating>eta, <floating>momentum, <floating>l2)
+            t += 1
+    return total, t - t0, eta

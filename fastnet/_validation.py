@@ -1,0 +1,154 @@
+"""Input checks shared by fastnet and fastnet.reference.
+
+Both implementations call these, so they raise the same exceptions with the same
+messages. Every check names the argument and says what was expected.
+"""
+import numbers
+
+import numpy as np
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+OUTPUTS = ("softmax", "linear")
+SAMPLINGS = ("shuffle", "uniform")
+DTYPES = ("float32", "float64")
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_layer_sizes(layer_sizes):
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        raise ValueError(f"layer_sizes must be a list of positive integers, got {layer_sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least 2 entries [inputs, ..., outputs], got {sizes!r}")
+    for s in sizes:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s <= 0:
+            raise ValueError(f"layer_sizes must be positive integers, got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def check_activations(activation, n_hidden):
+    if isinstance(activation, str):
+        return [check_choice("activation", activation, ACTIVATIONS)] * n_hidden
+    try:
+        acts = list(activation)
+    except TypeError:
+        raise ValueError(f"unknown activation {activation!r}; expected one of "
+                         f"{', '.join(map(repr, ACTIVATIONS))} or a list of them") from None
+    if len(acts) != n_hidden:
+        raise ValueError(f"activation lists {len(acts)} entries, but the network has "
+                         f"{n_hidden} hidden layers")
+    return [check_choice("activation", a, ACTIVATIONS) for a in acts]
+
+
+def check_dtype(dtype):
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; expected 'float32' or 'float64'")
+    return np.dtype(name)
+
+
+def _as_numeric_array(name, a):
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(name, arr):
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def check_X(X, n_features, dtype, name="X"):
+    """Return X as a C-contiguous (n, n_features) array of `dtype`."""
+    arr = _as_numeric_array(name, X)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D "
+                         f"with shape {arr.shape}; reshape a single sample with x.reshape(1, -1)")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 samples)")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the network expects "
+                         f"{n_features} (layer_sizes[0])")
+    _check_finite(name, arr)
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(name, out)  # a float64 value may overflow float32
+    return out
+
+
+def check_labels(y, n, k, name="y"):
+    """Class labels 0..k-1 (integers, or one-hot rows) as a C-contiguous intp array."""
+    arr = _as_numeric_array(name, y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 2:
+        if arr.shape[1] != k:
+            raise ValueError(f"{name} has one-hot rows of width {arr.shape[1]}, but the "
+                             f"network has {k} classes")
+        ok = np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all()
+        if not ok:
+            raise ValueError(f"{name} is 2-D but its rows are not one-hot (a single 1, "
+                             f"zeros elsewhere)")
+        labels = np.argmax(arr, axis=1)
+    elif arr.ndim == 1:
+        _check_finite(name, arr)
+        if arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
+            raise ValueError(f"{name} holds non-integer class labels; expected integers "
+                             f"0..{k - 1}")
+        if arr.size and (arr.min() < 0 or arr.max() > k - 1):
+            raise ValueError(f"{name} has labels outside 0..{k - 1} (found "
+                             f"{arr.min():g}..{arr.max():g})")
+        labels = arr
+    else:
+        raise ValueError(f"{name} must be 1-D labels or 2-D one-hot rows, got shape {arr.shape}")
+    if labels.shape[0] != n:
+        raise ValueError(f"X has {n} samples but {name} has {labels.shape[0]}")
+    return np.ascontiguousarray(labels, dtype=np.intp)
+
+
+def check_targets(y, n, k, dtype, name="y"):
+    """Regression targets as a C-contiguous (n, k) array of `dtype`."""
+    arr = _as_numeric_array(name, y)
+    if arr.ndim == 1 and k == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise ValueError(f"{name} must have shape (n_samples, {k})"
+                         f"{' or (n_samples,)' if k == 1 else ''}, got {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X has {n} samples but {name} has {arr.shape[0]}")
+    _check_finite(name, arr)
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(name, out)
+    return out
+
+
+def check_positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_real(name, value, low, high=np.inf, low_open=False, high_open=False):
+    """A real number in [low, high] (bounds excluded where *_open)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    bad = (not np.isfinite(v) or v < low or v > high or (low_open and v == low)
+           or (high_open and v == high))
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open or high == np.inf else "]"
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
+    return v

@@ -1,0 +1,111 @@
+"""The NumPy twins of fastnet's compiled kernels (fastnet/_kernels.pyx).
+
+Same names, same argument order (outputs, inputs), same conventions:
+backward kernels ADD into parameter gradients (dW, db) and OVERWRITE input
+gradients (dx, dz); derivatives come from saved forward outputs. This file is the
+readable specification the compiled kernels are tested against.
+"""
+import numpy as np
+
+
+def dense_forward(out, x, W, b):
+    """out (n, h) = x (n, d) @ W (h, d).T + b (h)."""
+    np.matmul(x, W.T, out=out)
+    out += b
+
+
+def dense_backward(dx, dW, db, dout, x, W):
+    """dW += dout.T @ x; db += dout.sum(0); dx = dout @ W (skipped when dx is None)."""
+    dW += dout.T @ x
+    db += dout.sum(axis=0)
+    if dx is not None:
+        np.matmul(dout, W, out=dx)
+
+
+def sigmoid_forward(out, z):
+    """out = 1 / (1 + exp(-z)), using exp(-|z|) so that exp never overflows."""
+    e = np.exp(-np.abs(z))
+    out[...] = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward(dz, dout, out):
+    """dz = dout * out * (1 - out): sigma' = sigma (1 - sigma)."""
+    dz[...] = dout * (out * (1 - out))
+
+
+def tanh_forward(out, z):
+    """out = tanh(z)."""
+    np.tanh(z, out=out)
+
+
+def tanh_backward(dz, dout, out):
+    """dz = dout * (1 - out**2): tanh' = 1 - tanh^2."""
+    dz[...] = dout * (1 - out * out)
+
+
+def relu_forward(out, z):
+    """out = max(0, z)."""
+    out[...] = np.where(z > 0, z, 0)
+
+
+def relu_backward(dz, dout, out):
+    """dz = dout where out > 0, else 0 (the derivative at 0 is taken as 0)."""
+    dz[...] = np.where(out > 0, dout, 0)
+
+
+def softmax_xent_forward(probs, logits, labels):
+    """probs = softmax(logits), rows; returns the mean of -log probs[i, labels[i]].
+
+    Stable: the row max is subtracted before exp, and the loss is the log-softmax
+    log(sum_j exp(z_j - max)) - (z_y - max), never log of a probability that may be 0.
+    """
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    z_label = shifted[np.arange(n), labels]
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    probs[...] = e / s
+    return float(np.sum((np.log(s[:, 0]) - z_label).astype(np.float64)) / n)
+
+
+def softmax_xent_backward(dlogits, probs, labels):
+    """dlogits = (probs - onehot(labels)) / n.
+
+    d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y
+    cancel, so the gradient of the mean loss needs only the saved probabilities.
+    """
+    n = probs.shape[0]
+    scale = probs.dtype.type(1) / probs.dtype.type(n)
+    rows = np.arange(n)
+    dlogits[...] = probs * scale
+    dlogits[rows, labels] = (probs[rows, labels] - 1) * scale
+
+
+def squared_error_forward(pred, target):
+    """Mean over rows of sum_j (pred - target)**2 (no 1/2 factor, as in the lecture)."""
+    r = pred - target
+    return float(np.sum((r * r).sum(axis=1).astype(np.float64)) / pred.shape[0])
+
+
+def squared_error_backward(dpred, pred, target):
+    """dpred = 2 (pred - target) / n: the gradient of the mean loss."""
+    scale = pred.dtype.type(1) / pred.dtype.type(pred.shape[0])
+    dpred[...] = (2 * (pred - target)) * scale
+
+
+def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0):
+    """One SGD step in place on the flat buffers (weights first, n_weights of them):
+
+    g = grads + l2 * params (weights only); v = momentum * v - lr * g; params += v.
+    With momentum == 0 the velocity is left alone and params -= lr * g.
+    """
+    t = params.dtype.type
+    lr, momentum, l2 = t(lr), t(momentum), t(l2)
+    g = grads.copy()
+    if l2 != 0:
+        g[:n_weights] += l2 * params[:n_weights]
+    if momentum != 0:
+        velocity[...] = momentum * velocity - lr * g
+        params += velocity
+    else:
+        params -= lr * g

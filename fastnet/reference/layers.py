@@ -1,0 +1,144 @@
+"""Layers in the lecture's "layerwise differentiation" form, over NumPy kernels.
+
+Each layer knows the two derivatives the lecture names: ``backward`` accumulates
+the gradients of its own parameters (Dense.dW, Dense.db) and returns the gradient
+with respect to its input. ``forward`` saves what ``backward`` needs.
+
+fastnet.layers holds the same classes over the compiled kernels: they differ only
+in the kernel module they call (the ``kernels`` class attribute).
+"""
+import numpy as np
+
+from fastnet.reference import kernels as _numpy_kernels
+
+
+def _as(a, dtype):
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+class Dense:
+    """Affine layer z = x W^T + b on rows.
+
+    Parameters
+    ----------
+    W : ndarray, shape (out, in)
+        Weights; used in place (a view into a network's parameters works).
+    b : ndarray, shape (out,)
+        Biases.
+    dW, db : ndarray, optional
+        Gradient accumulators of the same shapes; zero arrays when omitted.
+    """
+
+    kernels = _numpy_kernels
+
+    def __init__(self, W, b, dW=None, db=None):
+        self.W, self.b = W, b
+        self.dW = np.zeros_like(W) if dW is None else dW
+        self.db = np.zeros_like(b) if db is None else db
+        self.x = None
+
+    def forward(self, x):
+        """z (n, out) for x (n, in); saves x for backward."""
+        self.x = _as(x, self.W.dtype)
+        out = np.empty((self.x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
+        self.kernels.dense_forward(out, self.x, self.W, self.b)
+        return out
+
+    def backward(self, dout, need_input_grad=True):
+        """Adds dL/dW and dL/db into dW and db; returns dL/dx (None if not needed)."""
+        dout = _as(dout, self.W.dtype)
+        dx = np.empty_like(self.x) if need_input_grad else None
+        self.kernels.dense_backward(dx, self.dW, self.db, dout, self.x, self.W)
+        return dx
+
+    def zero_grad(self):
+        self.dW[...] = 0
+        self.db[...] = 0
+
+
+class _Activation:
+    """Elementwise activation; backward uses the saved output only."""
+
+    kernels = _numpy_kernels
+    name = None
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, z):
+        z = np.ascontiguousarray(z)
+        if z.dtype not in (np.float32, np.float64):
+            z = z.astype(np.float64)
+        self.out = np.empty_like(z)
+        getattr(self.kernels, f"{self.name}_forward")(self.out, z)
+        return self.out
+
+    def backward(self, dout):
+        dout = _as(dout, self.out.dtype)
+        dz = np.empty_like(dout)
+        getattr(self.kernels, f"{self.name}_backward")(dz, dout, self.out)
+        return dz
+
+
+class Sigmoid(_Activation):
+    """sigma(z) = 1 / (1 + exp(-z)); sigma' = sigma (1 - sigma)."""
+    name = "sigmoid"
+
+
+class Tanh(_Activation):
+    """tanh(z); tanh' = 1 - tanh^2."""
+    name = "tanh"
+
+
+class ReLU(_Activation):
+    """max(0, z); derivative 1 where z > 0, else 0."""
+    name = "relu"
+
+
+class SoftmaxCrossEntropy:
+    """Softmax output with cross-entropy loss, L = mean over rows of -log p_y.
+
+    forward(logits, labels) returns the loss and saves the probabilities;
+    backward() returns dL/dlogits = (p - onehot(y)) / n.
+    """
+
+    kernels = _numpy_kernels
+
+    def __init__(self):
+        self.probs = self.labels = None
+
+    def forward(self, logits, labels):
+        logits = np.ascontiguousarray(logits)
+        self.labels = np.ascontiguousarray(labels, dtype=np.intp)
+        self.probs = np.empty_like(logits)
+        return self.kernels.softmax_xent_forward(self.probs, logits, self.labels)
+
+    def backward(self):
+        dlogits = np.empty_like(self.probs)
+        self.kernels.softmax_xent_backward(dlogits, self.probs, self.labels)
+        return dlogits
+
+
+class SquaredError:
+    """Linear output with squared error, L = mean over rows of sum_j (pred_j - y_j)^2.
+
+    forward(pred, target) returns the loss; backward() returns 2 (pred - y) / n.
+    """
+
+    kernels = _numpy_kernels
+
+    def __init__(self):
+        self.pred = self.target = None
+
+    def forward(self, pred, target):
+        self.pred = np.ascontiguousarray(pred)
+        self.target = _as(target, self.pred.dtype).reshape(self.pred.shape)
+        return self.kernels.squared_error_forward(self.pred, self.target)
+
+    def backward(self):
+        dpred = np.empty_like(self.pred)
+        self.kernels.squared_error_backward(dpred, self.pred, self.target)
+        return dpred
+
+
+ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
