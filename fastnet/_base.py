@@ -10,6 +10,7 @@ seed, same weights; same sampling order; same exceptions.
 """
 import json
 import time
+import zipfile
 
 import numpy as np
 
@@ -273,7 +274,9 @@ class BaseMLP:
                 meta = json.loads(str(archive["meta"][()]))
                 params = np.array(archive["params"])
                 velocity = np.array(archive["velocity"])
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path!r} is not a readable fastnet model file: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             raise ValueError(f"{path!r} is not a fastnet model file")

@@ -277,10 +277,16 @@ def dense_forward(floating[:, ::1] out, const floating[:, ::1] x,
         _dense_forward(&out[0, 0], &x[0, 0], &W[0, 0], &b[0], n, d, h)
 
 
-def dense_backward(floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
-                   const floating[:, ::1] dout, const floating[:, ::1] x,
-                   const floating[:, ::1] W):
+def dense_backward(dx, dW, db, dout, x, W):
     """dW += dout.T @ x; db += dout.sum(0); dx = dout @ W (skipped when dx is None)."""
+    # Cython picks the dtype specialisation from the first argument, which may be
+    # None here: dispatch on dW instead.
+    _dense_backward_checked(dW, db, dout, x, W, dx)
+
+
+def _dense_backward_checked(floating[:, ::1] dW, floating[::1] db,
+                            const floating[:, ::1] dout, const floating[:, ::1] x,
+                            const floating[:, ::1] W, floating[:, ::1] dx):
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], h = W.shape[0]
     cdef floating* dx_ptr = NULL
     _check(W.shape[1] == d, f"W has shape {(W.shape[0], W.shape[1])}, expected (h, {d})")

@@ -83,7 +83,8 @@ def check_X(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} has {arr.shape[1]} features, but the network expects "
                          f"{n_features} (layer_sizes[0])")
     _check_finite(name, arr)
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(name, out)  # a float64 value may overflow float32
     return out
 
@@ -129,7 +130,8 @@ def check_targets(y, n, k, dtype, name="y"):
     if arr.shape[0] != n:
         raise ValueError(f"X has {n} samples but {name} has {arr.shape[0]}")
     _check_finite(name, arr)
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(name, out)
     return out
 

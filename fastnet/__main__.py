@@ -1,0 +1,81 @@
+"""Command line: ``python -m fastnet [demo]``.
+
+demo (the default) trains the same networks with fastnet and with its NumPy
+reference on built-in data, and prints a table: time, final loss, score, speedup
+and how far apart the two sets of trained weights are.
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import fastnet
+from fastnet import datasets
+from fastnet import reference
+
+
+def _tasks(quick):
+    n = 2000 if quick else 10000
+    Xs, ys = datasets.two_spirals(n, seed=0)
+    Xr, yr = datasets.sine(n, seed=0)
+    return [
+        # name, data, MLP arguments, fit arguments
+        ("spirals 2-64-64-2 relu softmax, batch 1", (Xs, ys),
+         dict(layer_sizes=[2, 64, 64, 2], activation="relu", output="softmax"),
+         dict(epochs=3, batch_size=1, learning_rate=0.01)),
+        ("spirals 2-64-64-2 relu softmax, batch 32", (Xs, ys),
+         dict(layer_sizes=[2, 64, 64, 2], activation="relu", output="softmax"),
+         dict(epochs=10, batch_size=32, learning_rate=0.1, momentum=0.9)),
+        ("sine 1-32-1 tanh linear, batch 1", (Xr, yr),
+         dict(layer_sizes=[1, 32, 1], activation="tanh", output="linear"),
+         dict(epochs=3, batch_size=1, learning_rate=0.01)),
+    ]
+
+
+def demo(quick=True):
+    rows = []
+    for name, (X, y), net_args, fit_args in _tasks(quick):
+        for dtype in ("float32", "float64"):
+            results = {}
+            for impl in (fastnet, reference):
+                net = impl.MLP(**net_args, dtype=dtype, seed=0)
+                start = time.perf_counter()
+                history = net.fit(X, y, **fit_args)
+                results[impl] = (time.perf_counter() - start, history["loss"][-1],
+                                 net.score(X, y), net)
+            t_fast, loss, score, net_fast = results[fastnet]
+            t_ref, _, score_ref, net_ref = results[reference]
+            diff = max(float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+                       for a, b in zip(net_fast.weights, net_ref.weights))
+            rows.append((name, dtype, t_ref, t_fast, t_ref / t_fast, loss, score, score_ref, diff))
+    header = ("task", "dtype", "reference s", "fastnet s", "speedup", "final loss",
+              "score", "ref score", "max rel diff")
+    table = [header] + [(r[0], r[1], f"{r[2]:.3f}", f"{r[3]:.3f}", f"{r[4]:.1f}x",
+                         f"{r[5]:.4f}", f"{r[6]:.3f}", f"{r[7]:.3f}", f"{r[8]:.1e}")
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) if j < 2 else cell.rjust(w)
+                        for j, (cell, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print("\nscore: training accuracy (spirals) or R^2 (sine); max rel diff: largest "
+          "difference between the two implementations' trained weights, relative to "
+          "the largest weight.")
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fastnet", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    p_demo = sub.add_parser("demo", help="train with fastnet and the reference, compare")
+    p_demo.add_argument("--full", action="store_true", help="5x more data")
+    args = parser.parse_args(argv)
+    if args.command in (None, "demo"):
+        demo(quick=not getattr(args, "full", False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

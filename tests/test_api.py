@@ -1,0 +1,145 @@
+"""The public contract, shared by fastnet.MLP and fastnet.reference.MLP."""
+import numpy as np
+import pytest
+
+import fastnet
+import fastnet.reference
+
+
+def _data(n=30, d=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return X, rng.integers(0, k, n)
+
+
+def test_shapes_and_types(impl):
+    X, y = _data()
+    net = impl.MLP([4, 6, 3], seed=0)
+    assert net.layer_sizes == [4, 6, 3]
+    assert [w.shape for w in net.weights] == [(6, 4), (3, 6)]
+    assert [b.shape for b in net.biases] == [(6,), (3,)]
+    assert net.n_params == 6 * 4 + 3 * 6 + 6 + 3
+    P = net.forward(X)
+    assert P.shape == (30, 3) and P.dtype == np.float32
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_array_equal(net.predict_proba(X), P)
+    np.testing.assert_array_equal(net.predict(X), P.argmax(axis=1))
+    assert isinstance(net.loss(X, y), float)
+    dW, db = net.gradients(X, y)
+    assert [g.shape for g in dW] == [(6, 4), (3, 6)] and [g.shape for g in db] == [(6,), (3,)]
+    assert 0 <= net.score(X, y) <= 1
+
+
+def test_no_hidden_layer_is_logistic_regression(impl):
+    X, y = _data()
+    net = impl.MLP([4, 3], seed=0, dtype="float64")
+    W, b = net.weights[0], net.biases[0]
+    z = X @ W.T + b
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(net.forward(X), p, rtol=1e-12)
+    np.testing.assert_allclose(net.loss(X, y), -np.mean(np.log(p[np.arange(30), y])), rtol=1e-12)
+
+
+def test_linear_output_predict_shapes(impl):
+    X, _ = _data()
+    one = impl.MLP([4, 5, 1], output="linear", seed=0)
+    two = impl.MLP([4, 5, 2], output="linear", seed=0)
+    assert one.predict(X).shape == (30,)
+    assert two.predict(X).shape == (30, 2)
+    assert one.forward(X).shape == (30, 1)
+
+
+def test_r2_score(impl):
+    X, _ = _data()
+    net = impl.MLP([4, 5, 1], output="linear", dtype="float64", seed=0)
+    pred = net.predict(X)
+    assert net.score(X, pred) == pytest.approx(1.0)
+    y = pred + np.random.default_rng(1).standard_normal(30)
+    r2 = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert net.score(X, y) == pytest.approx(r2, rel=1e-12)
+
+
+def test_weights_are_live(impl):
+    X, _ = _data()
+    net = impl.MLP([4, 6, 3], seed=0, dtype="float64")
+    before = net.forward(X)
+    net.weights[1][...] = 0
+    net.biases[1][...] = [0, 0, 10]
+    assert not np.allclose(net.forward(X), before)
+    np.testing.assert_array_equal(net.predict(X), 2)
+
+
+def test_activation_per_layer(impl):
+    X, _ = _data()
+    net = impl.MLP([4, 5, 5, 3], activation=["tanh", "relu"], seed=0, dtype="float64")
+    assert net.activation == ["tanh", "relu"]
+    h = np.tanh(X @ net.weights[0].T + net.biases[0])
+    h = np.maximum(h @ net.weights[1].T + net.biases[1], 0)
+    z = h @ net.weights[2].T + net.biases[2]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(net.forward(X), p / p.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_history(impl, capsys):
+    X, y = _data()
+    net = impl.MLP([4, 6, 3], seed=0)
+    h = net.fit(X, y, epochs=4, batch_size=5, learning_rate=0.1, lr_decay=0.5,
+                validation_data=(X[:10], y[:10]), verbose=True)
+    assert set(h) == {"loss", "learning_rate", "seconds", "val_loss", "val_accuracy"}
+    assert all(len(v) == 4 for v in h.values())
+    # 6 updates per epoch; the last update of epoch e is number t = 6 e - 1.
+    np.testing.assert_allclose(h["learning_rate"], [0.1 / (1 + 0.5 * (6 * e - 1)) for e in (1, 2, 3, 4)])
+    assert h["val_loss"][-1] == pytest.approx(net.loss(X[:10], y[:10]))
+    assert h["val_accuracy"][-1] == net.score(X[:10], y[:10])
+    assert capsys.readouterr().out.count("epoch ") == 4
+    net2 = impl.MLP([4, 6, 1], output="linear", seed=0)
+    h2 = net2.fit(X, y.astype(float), validation_data=(X, y.astype(float)))
+    assert "val_r2" in h2
+
+
+def test_dtype_is_kept(impl):
+    X, y = _data()
+    for dtype in ("float32", "float64"):
+        net = impl.MLP([4, 6, 3], seed=0, dtype=dtype)
+        net.fit(X, y)
+        assert net.forward(X).dtype == np.dtype(dtype)
+        assert all(w.dtype == np.dtype(dtype) for w in net.weights + net.biases)
+
+
+@pytest.mark.parametrize("save_with,load_with", [
+    (fastnet, fastnet), (fastnet, fastnet.reference), (fastnet.reference, fastnet)])
+def test_save_load_round_trip(tmp_path, save_with, load_with):
+    X, y = _data()
+    net = save_with.MLP([4, 6, 3], activation=["sigmoid"], seed=0, dtype="float64")
+    net.fit(X, y, epochs=2, momentum=0.9, learning_rate=0.05)
+    path = tmp_path / "model.fastnet"
+    net.save(path)
+    assert path.exists()
+    back = load_with.load(path)
+    assert isinstance(back, load_with.MLP)
+    assert back.layer_sizes == net.layer_sizes and back.activation == ["sigmoid"]
+    for a, b in zip(back.weights + back.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(a, b)
+    # Resuming continues the uninterrupted trajectory (optimiser and sampling state saved).
+    net.fit(X, y, epochs=1, momentum=0.9, learning_rate=0.05)
+    back.fit(X, y, epochs=1, momentum=0.9, learning_rate=0.05)
+    for a, b in zip(back.weights, net.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_load_rejects_bad_files(tmp_path, impl):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable fastnet model"):
+        impl.load(bad)
+    net = impl.MLP([4, 6, 3], seed=0)
+    good = tmp_path / "good.npz"
+    net.save(good)
+    data = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable fastnet model"):
+        impl.load(tmp_path / "trunc.npz")
+    np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
+    with pytest.raises(ValueError):
+        impl.load(tmp_path / "foreign.npz")
