@@ -54,7 +54,48 @@ def init_params(sizes, activations, rng, dtype):
 
 
 class BaseMLP:
-    """Shared implementation; see fastnet.MLP for the documentation."""
+    """A multilayer perceptron trained with stochastic gradient descent.
+
+    Dense layers ``h = g(W h_prev + b)`` with one hidden activation per hidden layer,
+    and a softmax (cross-entropy) or linear (squared error) output. All parameters
+    live in one flat buffer; ``weights`` and ``biases`` are views into it.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[d, h1, ..., hL, k]``: inputs, hidden widths, outputs. Two entries mean no
+        hidden layer (logistic or linear regression).
+    activation : {"relu", "tanh", "sigmoid"} or list of them, default "relu"
+        Hidden activation, one for all hidden layers or one per hidden layer.
+    output : {"softmax", "linear"}, default "softmax"
+        "softmax": probabilities, loss ``-log p_y`` (labels 0..k-1 or one-hot rows).
+        "linear": identity, loss ``sum_j (y~_j - y_j)^2`` per sample (no 1/2 factor).
+        The loss of a batch is the mean over its samples.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of parameters and arithmetic; inputs are converted to it.
+    seed : int or None
+        Seed of ``numpy.random.default_rng``, used for the initial weights and for the
+        sampling order of ``fit``. The same seed gives the same weights and the same
+        training trajectory in fastnet and fastnet.reference.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l]`` of shape ``(layer_sizes[l+1], layer_sizes[l])``; live views,
+        writing into them changes the model.
+    biases : list of ndarray
+        ``biases[l]`` of shape ``(layer_sizes[l+1],)``; live views.
+
+    Examples
+    --------
+    >>> import fastnet
+    >>> from fastnet import datasets
+    >>> X, y = datasets.parity(2)                      # XOR
+    >>> net = fastnet.MLP([2, 8, 2], activation="tanh", seed=0)
+    >>> history = net.fit(X, y, epochs=300, learning_rate=0.1)
+    >>> net.predict(X).tolist()
+    [0, 1, 1, 0]
+    """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", dtype="float32",
                  seed=None):
@@ -198,7 +239,51 @@ class BaseMLP:
     # -- training ------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=1, learning_rate=0.01, lr_decay=0.0,
             momentum=0.0, l2=0.0, sampling="shuffle", validation_data=None, verbose=False):
-        """Train with SGD; see fastnet.MLP.fit for the documentation."""
+        """Train with stochastic gradient descent; the model keeps training from its
+        current state.
+
+        Each epoch visits n samples in minibatches of ``batch_size`` (the last one may
+        be smaller) and takes one step per batch:
+        ``theta <- theta - eta_t * grad``, ``eta_t = learning_rate / (1 + lr_decay * t)``,
+        t the number of updates made so far by this model. With momentum mu:
+        ``v <- mu v - eta_t grad; theta <- theta + v``. With l2: the gradient of
+        ``l2/2 * ||W||^2`` over weights (not biases) is added.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, d)
+        y : array-like
+            Softmax: labels 0..k-1, shape (n,), or one-hot rows, shape (n, k).
+            Linear: targets, shape (n, k), or (n,) when k == 1.
+        epochs : int, default 1
+        batch_size : int, default 1
+            1 is the lecture's per-sample SGD; values above n are clipped to n.
+        learning_rate : float, default 0.01
+        lr_decay : float, default 0.0
+        momentum : float in [0, 1), default 0.0
+        l2 : float, default 0.0
+        sampling : {"shuffle", "uniform"}, default "shuffle"
+            "shuffle": a fresh permutation each epoch. "uniform": each of the n picks
+            of an epoch uniform over the data, with replacement (the lecture's).
+        validation_data : (X_val, y_val), optional
+            Evaluated after every epoch.
+        verbose : bool, default False
+            Print one line per epoch.
+
+        Returns
+        -------
+        history : dict of lists, one entry per epoch
+            "loss": mean loss of the epoch's samples, each measured just before the
+            step it took part in; "learning_rate": the last step size of the epoch;
+            "seconds": wall time; with validation_data, "val_loss" and "val_accuracy"
+            (softmax) or "val_r2" (linear).
+
+        Raises
+        ------
+        ValueError
+            For data or arguments that do not fit the network; the model is left
+            unchanged.
+        """
         X = self._X(X)
         n = X.shape[0]
         labels, targets = self._y(y, n)
