@@ -13,13 +13,15 @@
 # Derivatives are written from saved forward OUTPUTS, never recomputed from inputs.
 from cython cimport floating
 
-# Activation and output codes (internal; the public API speaks in strings).
-cdef enum:
-    ACT_SIGMOID = 0
-    ACT_TANH = 1
-    ACT_RELU = 2
-    OUT_SOFTMAX = 0
-    OUT_LINEAR = 1
+# Activation and output codes (internal; the public API speaks in strings),
+# defined once in _fused.h for the C and the Cython code alike.
+cdef extern from "_fused.h":
+    enum:
+        ACT_SIGMOID
+        ACT_TANH
+        ACT_RELU
+        OUT_SOFTMAX
+        OUT_LINEAR
 
 # out (n, h) = x (n, d) @ W (h, d)^T + b (h)
 cdef void _dense_forward(floating* out, const floating* x, const floating* W,

@@ -13,6 +13,31 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
+cdef extern from "_fused.h":
+    ctypedef struct fn_layout:
+        Py_ssize_t n_layers
+        const Py_ssize_t* sizes
+        const Py_ssize_t* w_off
+        const Py_ssize_t* b_off
+        const Py_ssize_t* cum
+        const int* act
+        int output
+    ctypedef struct fn_sgd:
+        double learning_rate, lr_decay, momentum, l2
+        Py_ssize_t t0
+    double fn_sgd_epoch_single_f32(const fn_layout* net, float* params, float* velocity,
+                                   float* work, const float* X, const Py_ssize_t* labels,
+                                   const float* targets, const Py_ssize_t* order,
+                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta) nogil
+    double fn_sgd_epoch_single_f64(const fn_layout* net, double* params, double* velocity,
+                                   double* work, const double* X, const Py_ssize_t* labels,
+                                   const double* targets, const Py_ssize_t* order,
+                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta) nogil
+    void fn_forward_single_f32(const fn_layout* net, const float* params, float* work,
+                               const float* x, float* out) nogil
+    void fn_forward_single_f64(const fn_layout* net, const double* params, double* work,
+                               const double* x, double* out) nogil
+
 from fastnet._kernels cimport (
     _dense_forward, _dense_backward, _activation_forward, _activation_backward,
     _softmax_xent_forward, _softmax_xent_backward, _squared_error_forward,
@@ -30,7 +55,8 @@ cdef class Plan:
     cdef readonly int output_code
     cdef Py_ssize_t[::1] sizes, w_off, b_off, cum
     cdef int[::1] act_codes
-    cdef readonly object acts, deltas, labels, targets
+    cdef fn_layout layout     # the same layout for the C kernels (points into the above)
+    cdef readonly object work, acts, deltas, labels, targets
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
@@ -47,8 +73,17 @@ cdef class Plan:
         self.cum = np.ascontiguousarray(np.concatenate([[0], np.cumsum(sizes)]),
                                         dtype=np.intp)
         total = capacity * self.cum[self.n_layers + 1]
-        self.acts = np.zeros(total, dtype=dtype)
-        self.deltas = np.zeros(total, dtype=dtype)
+        # One buffer, activations then deltas: the layout _fused.c expects.
+        self.work = np.zeros(2 * total, dtype=dtype)
+        self.acts = self.work[:total]
+        self.deltas = self.work[total:]
+        self.layout.n_layers = self.n_layers
+        self.layout.sizes = &self.sizes[0]
+        self.layout.w_off = &self.w_off[0]
+        self.layout.b_off = &self.b_off[0]
+        self.layout.cum = &self.cum[0]
+        self.layout.act = &self.act_codes[0]
+        self.layout.output = output_code
         self.labels = np.zeros(capacity, dtype=np.intp)
         self.targets = np.zeros(capacity * self.sizes[self.n_layers], dtype=dtype)
 
@@ -131,6 +166,14 @@ def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
     cdef floating[::1] acts = plan.acts
     cdef Py_ssize_t[::1] labels = plan.labels
     cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
+    cdef floating[::1] work = plan.work
+    if n == 1 and plan.capacity == 1:
+        with nogil:
+            if floating is float:
+                fn_forward_single_f32(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0])
+            else:
+                fn_forward_single_f64(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0])
+        return
     with nogil:
         for b in range((n + plan.capacity - 1) // plan.capacity):
             start = b * plan.capacity
@@ -175,12 +218,13 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                 const Py_ssize_t[::1] labels, const floating[:, ::1] targets,
                 const Py_ssize_t[::1] order, Py_ssize_t batch_size,
                 double learning_rate, double lr_decay, double momentum, double l2,
-                Py_ssize_t t0):
+                Py_ssize_t t0, bint fused=True):
     """One epoch of minibatch SGD, entirely in compiled code without the GIL.
 
     Visits the rows of X in `order`, batch_size at a time (the last batch may be
     smaller); each batch takes one step with eta_t = learning_rate / (1 + lr_decay t),
-    t counting updates from t0. Returns (summed loss of the visited rows, measured
+    t counting updates from t0. With batch_size 1 (and fused) the fused C loop of
+    _fused.c runs; otherwise, per batch, the kernels above with BLAS. Returns (summed loss of the visited rows, measured
     before each row's update; number of updates done; the last eta used).
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
@@ -192,8 +236,23 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef const Py_ssize_t* lab_in = &labels[0] if labels is not None else NULL
     cdef const floating* tgt_in = &targets[0, 0] if targets is not None else NULL
     cdef double total = 0, eta = learning_rate
+    cdef floating[::1] work = plan.work
+    cdef fn_sgd cfg
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
+    if batch_size == 1 and fused:
+        cfg.learning_rate, cfg.lr_decay, cfg.momentum, cfg.l2, cfg.t0 = (
+            learning_rate, lr_decay, momentum, l2, t0)
+        with nogil:
+            if floating is float:
+                total = fn_sgd_epoch_single_f32(&plan.layout, &params[0], &velocity[0],
+                                                &work[0], &X[0, 0], lab_in, tgt_in,
+                                                &order[0], n, &cfg, &eta)
+            else:
+                total = fn_sgd_epoch_single_f64(&plan.layout, &params[0], &velocity[0],
+                                                &work[0], &X[0, 0], lab_in, tgt_in,
+                                                &order[0], n, &cfg, &eta)
+        return total, n, eta
     with nogil:
         for b in range((n + batch_size - 1) // batch_size):
             start = b * batch_size
