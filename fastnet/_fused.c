@@ -1,6 +1,7 @@
 /* Instantiates _fused_impl.h for float32 and float64; see _fused.h. */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "_fused.h"
 
@@ -28,6 +29,24 @@ static const double FN_INV_FACT[18] = {
     1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
     1.0 / 355687428096000.0};
 
+/* 2^n, exactly, from t = n + FN_SHIFTER (n a small non-negative integer held in the
+ * low mantissa bits of t): move n into the exponent field. */
+FN_INLINE float fn_pow2_of_shifted_f32(float t)
+{
+    union { float f; int32_t i; } tb, pb;
+    tb.f = t;
+    pb.i = (tb.i - 0x4B400000 + 127) << 23;          /* 0x4B400000: bits of 1.5 * 2^23 */
+    return pb.f;
+}
+
+FN_INLINE double fn_pow2_of_shifted_f64(double t)
+{
+    union { double f; int64_t i; } tb, pb;
+    tb.f = t;
+    pb.i = (tb.i - 0x4338000000000000LL + 1023) << 52;  /* bits of 1.5 * 2^52 */
+    return pb.f;
+}
+
 #define REAL float
 #define SFX _f32
 #define FN_LANES 16
@@ -37,10 +56,11 @@ static const double FN_INV_FACT[18] = {
 #define FN_LN2_HI 0.693359375f            /* 355 / 512: n * LN2_HI exact */
 #define FN_LN2_LO (-2.12194440e-4f)       /* ln2 - LN2_HI */
 #define FN_TANH_SAT 9.0f                  /* tanh(x) rounds to 1 in float beyond ~9 */
-/* Taylor degrees: |r| <= ln2/2 needs 7 and expm1 on u < 1/2 needs 8 for remainders
- * below 1e-8 relative (float); 13 and 16 for below 1e-17 (double). */
-#define FN_EXP_DEGREE 7
+/* expm1 on |r| <= ln2/2: degree 8 leaves a remainder below 1e-9 relative (float);
+ * degree 14 below 1e-18 (double). */
 #define FN_EXPM1_DEGREE 8
+#define FN_SHIFTER 12582912.0f            /* 1.5 * 2^23 */
+#define FN_POW2_OF_SHIFTED(t) fn_pow2_of_shifted_f32(t)
 #include "_fused_impl.h"
 #undef REAL
 #undef SFX
@@ -51,8 +71,9 @@ static const double FN_INV_FACT[18] = {
 #undef FN_LN2_HI
 #undef FN_LN2_LO
 #undef FN_TANH_SAT
-#undef FN_EXP_DEGREE
 #undef FN_EXPM1_DEGREE
+#undef FN_SHIFTER
+#undef FN_POW2_OF_SHIFTED
 
 #define REAL double
 #define SFX _f64
@@ -63,6 +84,7 @@ static const double FN_INV_FACT[18] = {
 #define FN_LN2_HI 6.93147180369123816490e-01   /* fdlibm's split: n * LN2_HI exact */
 #define FN_LN2_LO 1.90821492927058770002e-10
 #define FN_TANH_SAT 20.0                       /* tanh(x) rounds to 1 in double beyond ~19.1 */
-#define FN_EXP_DEGREE 13
-#define FN_EXPM1_DEGREE 16
+#define FN_EXPM1_DEGREE 14
+#define FN_SHIFTER 6755399441055744.0     /* 1.5 * 2^52 */
+#define FN_POW2_OF_SHIFTED(t) fn_pow2_of_shifted_f64(t)
 #include "_fused_impl.h"
