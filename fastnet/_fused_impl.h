@@ -120,8 +120,16 @@ FN_INLINE void FN(forward_one)(const fn_layout *net, const REAL *params, REAL *a
         const REAL *in = l == 0 ? x : acts + net->cum[l];
         const REAL *W = params + net->w_off[l], *b = params + net->b_off[l];
         REAL *out = acts + net->cum[l + 1];
-        for (j = 0; j < h; j++)
-            out[j] = FN(dot)(W + j * d, in, d) + b[j];
+        if (d == 1) {
+            /* one input: a column of weights, vectorised across rows (dot(w, x) of
+             * length 1 is exactly w * x) */
+            const REAL x0 = in[0];
+            for (j = 0; j < h; j++)
+                out[j] = W[j] * x0 + b[j];
+        } else {
+            for (j = 0; j < h; j++)
+                out[j] = FN(dot)(W + j * d, in, d) + b[j];
+        }
         if (l < L - 1)
             FN(activation_forward)(net->act[l], out, h);
     }
@@ -172,6 +180,15 @@ FN_INLINE void FN(dense_step)(REAL *restrict W, REAL *restrict V, REAL *restrict
                               const int has_l2, const int has_momentum)
 {
     Py_ssize_t c, j = 0;
+    if (d == 1 && dx == NULL) {
+        /* One input (1-D regression, the lecture's zig-zag): W is a column, contiguous
+         * across rows, so vectorise across rows instead. Same arithmetic per weight. */
+        const REAL x0 = in[0];
+        REAL *restrict v = has_momentum ? V : W;
+        for (j = 0; j < h; j++)
+            FN_STEP(W[j], v[j], g[j] * x0);
+        return;
+    }
     if (dx != NULL)
         for (c = 0; c < d; c++)
             dx[c] = 0;
