@@ -9,9 +9,13 @@
 #   deltas has the same layout and holds dL/d(pre-activation) of each layer.
 #   Hidden activations are applied in place: the backward pass needs only outputs.
 from cython cimport floating
+from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
 
+cimport numpy as cnp
 import numpy as np
+
+cnp.import_array()
 
 cdef extern from "_fused.h":
     ctypedef struct fn_layout:
@@ -57,6 +61,8 @@ cdef class Plan:
     cdef int[::1] act_codes
     cdef fn_layout layout     # the same layout for the C kernels (points into the above)
     cdef readonly object work, acts, deltas, labels, targets
+    cdef object bound            # parameters bound for the single-row path
+    cdef bint f32
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
@@ -86,6 +92,58 @@ cdef class Plan:
         self.layout.output = output_code
         self.labels = np.zeros(capacity, dtype=np.intp)
         self.targets = np.zeros(capacity * self.sizes[self.n_layers], dtype=dtype)
+
+    def bind(self, cnp.ndarray params):
+        """Bind a model's flat parameter buffer for forward_row (kept alive here)."""
+        if not (params.flags.c_contiguous and params.dtype == self.work.dtype
+                and params.shape[0] == self.n_params):
+            raise ValueError("params do not match this plan")
+        self.bound = params
+        self.f32 = params.dtype == np.float32
+
+    def forward_row(self, cnp.ndarray x, cnp.ndarray out):
+        """The latency path for one row: out (1, k) = outputs for x (1, d).
+
+        x and out must be C-contiguous arrays of the plan's dtype and shape (the
+        caller checks; no buffer protocol, no dtype dispatch). Returns -1 when x holds
+        NaN or infinity (out untouched), else the index of the largest output.
+        """
+        cdef Py_ssize_t j, best = 0, d = self.sizes[0], k = self.sizes[self.n_layers]
+        cdef void* xp = cnp.PyArray_DATA(x)
+        cdef void* op = cnp.PyArray_DATA(out)
+        cdef void* pp = cnp.PyArray_DATA(self.bound)
+        cdef void* wp = cnp.PyArray_DATA(self.work)
+        cdef float* of
+        cdef double* od
+        cdef bint finite = True
+        with nogil:
+            if self.f32:
+                for j in range(d):
+                    if not isfinite((<float*>xp)[j]):
+                        finite = False
+                        break
+                if finite:
+                    fn_forward_single_f32(&self.layout, <float*>pp, <float*>wp,
+                                          <float*>xp, <float*>op)
+                    of = <float*>op
+                    for j in range(1, k):
+                        if of[j] > of[best]:
+                            best = j
+            else:
+                for j in range(d):
+                    if not isfinite((<double*>xp)[j]):
+                        finite = False
+                        break
+                if finite:
+                    fn_forward_single_f64(&self.layout, <double*>pp, <double*>wp,
+                                          <double*>xp, <double*>op)
+                    od = <double*>op
+                    for j in range(1, k):
+                        if od[j] > od[best]:
+                            best = j
+        if not finite:
+            return -1
+        return best
 
     def layer(self, Py_ssize_t l, Py_ssize_t rows):
         """View of layer l's activations for the first `rows` rows: (rows, sizes[l])."""

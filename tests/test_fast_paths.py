@@ -1,0 +1,95 @@
+"""The compiled fast paths agree with the general compiled path and the reference.
+
+- per-sample SGD (batch_size 1) runs the fused C loop of _fused.c; the general path
+  (Cython kernels per batch) is reachable with fused=False;
+- one clean row takes the latency path of network.py (no conversion, C forward);
+- the fused kernel's own tanh (vectorisable) against numpy.tanh, in ulps.
+"""
+import numpy as np
+import pytest
+
+import fastnet
+from fastnet import _train
+
+from conftest import max_rel_diff
+
+EPOCH_TOL = {"float32": 1e-5, "float64": 1e-13}
+
+
+def _run_epoch(net, X, y, fused, **kw):
+    labels, targets = net._y(y, X.shape[0])
+    X = net._X(X)
+    order = np.arange(X.shape[0], dtype=np.intp)[::-1].copy()
+    plan = net._plan(1)
+    args = dict(learning_rate=0.05, lr_decay=0.1, momentum=0.0, l2=0.0)
+    args.update(kw)
+    return _train.train_epoch(plan, net._params, net._grads, net._velocity, X, labels,
+                              targets, order, 1, args["learning_rate"], args["lr_decay"],
+                              args["momentum"], args["l2"], 7, fused=fused)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options", [dict(), dict(momentum=0.9), dict(l2=0.01),
+                                     dict(momentum=0.5, l2=0.1)])
+@pytest.mark.parametrize("net_args", [
+    ([5, 17, 33, 4], "relu", "softmax"),
+    ([5, 20, 3], "sigmoid", "softmax"),
+    ([1, 19, 16, 2], "tanh", "linear"),        # one input: the column path
+    ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
+])
+def test_fused_epoch_matches_general_path(net_args, options, dtype):
+    sizes, activation, output = net_args
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, sizes[0]))
+    y = rng.integers(0, sizes[-1], 40) if output == "softmax" else rng.standard_normal((40, sizes[-1]))
+    nets = [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
+    results = [_run_epoch(net, X, y, fused, **options) for net, fused in zip(nets, (True, False))]
+    assert results[0][1] == results[1][1] == 40            # updates
+    assert results[0][2] == results[1][2]                  # last step size
+    assert results[0][0] == pytest.approx(results[1][0], rel=EPOCH_TOL[dtype])
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        assert max_rel_diff(a, b) < EPOCH_TOL[dtype]
+    if options.get("momentum"):
+        assert max_rel_diff(nets[0]._velocity, nets[1]._velocity) < 10 * EPOCH_TOL[dtype]
+    else:
+        assert not nets[0]._velocity.any()                # untouched without momentum
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+def test_single_row_path(dtype, output):
+    net = fastnet.MLP([6, 9, 4], "tanh", output, dtype=dtype, seed=0)
+    X = np.random.default_rng(1).standard_normal((3, 6)).astype(dtype)
+    batch = net.forward(X)                                  # BLAS path
+    for i in range(3):
+        row = net.forward(X[i:i + 1])                       # latency path
+        assert row.shape == (1, 4) and row.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(row[0], batch[i], rtol=1e-5 if dtype == "float32" else 1e-13)
+        np.testing.assert_allclose(net.predict(X[i:i + 1]), net.predict(X)[i:i + 1],
+                                   rtol=1e-5 if dtype == "float32" else 1e-13)
+    bad = X[:1].copy()
+    bad[0, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        net.forward(bad)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        net.predict(bad)
+    before = net.forward(X[:1]).copy()
+    net.weights[0][...] *= 2                                # the row path sees live weights
+    assert not np.array_equal(net.forward(X[:1]), before)
+
+
+@pytest.mark.parametrize("dtype,max_ulp", [("float32", 3), ("float64", 3)])
+def test_fused_tanh_accuracy(dtype, max_ulp):
+    # Hidden unit = tanh(x) through a 1-1-1 network with unit weights and no bias.
+    net = fastnet.MLP([1, 1, 1], "tanh", "linear", dtype=dtype, seed=0)
+    net.weights[0][...] = 1
+    net.weights[1][...] = 1
+    net.biases[0][...] = 0
+    net.biases[1][...] = 0
+    xs = np.concatenate([np.linspace(-25, 25, 4001), np.geomspace(1e-30, 1, 300),
+                         -np.geomspace(1e-30, 1, 300), [0.0]]).astype(dtype)
+    got = np.array([net.forward(x.reshape(1, 1))[0, 0] for x in xs], dtype=np.float64)
+    exact = np.tanh(xs.astype(np.float64))   # float64 tanh is the truth for float32
+    ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+    assert np.max(np.abs(got - exact) / ulp) <= max_ulp
+    assert got[-1] == 0 and np.all(np.abs(got) <= 1)
