@@ -28,11 +28,13 @@ cdef void _dense_forward(floating* out, const floating* x, const floating* W,
                          const floating* b, Py_ssize_t n, Py_ssize_t d,
                          Py_ssize_t h) noexcept nogil
 # dW (h, d) += dout^T x;  db (h) += column sums of dout;  dx (n, d) = dout (n, h) @ W
-# dx may be NULL (the first layer needs no input gradient).
+# dx may be NULL (the first layer needs no input gradient). With accumulate False,
+# dW and db are overwritten instead (the training loop's mode: it saves zeroing the
+# gradient buffer before every step).
 cdef void _dense_backward(floating* dx, floating* dW, floating* db,
                           const floating* dout, const floating* x,
                           const floating* W, Py_ssize_t n, Py_ssize_t d,
-                          Py_ssize_t h) noexcept nogil
+                          Py_ssize_t h, bint accumulate=*) noexcept nogil
 
 # Elementwise, m = number of entries.
 cdef void _sigmoid_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil

@@ -176,8 +176,10 @@ cdef double _loss_forward(Plan plan, floating* acts, const Py_ssize_t* labels,
 
 cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts,
                     floating* deltas, const Py_ssize_t* labels,
-                    const floating* targets, Py_ssize_t n, floating scale) noexcept nogil:
-    # ADDS scale * d(summed loss)/d(params) into grads (scale = 1 / batch size).
+                    const floating* targets, Py_ssize_t n, floating scale,
+                    bint accumulate) noexcept nogil:
+    # ADDS (or, without accumulate, writes) scale * d(summed loss)/d(params) into
+    # grads (scale = 1 / batch size).
     cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity, k = plan.sizes[L]
     cdef floating* dout = deltas + cap * plan.cum[L]
     cdef floating* dx
@@ -191,7 +193,7 @@ cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts
         dx = deltas + cap * plan.cum[l] if l > 0 else NULL
         _dense_backward(dx, grads + plan.w_off[l], grads + plan.b_off[l], dout,
                         acts + cap * plan.cum[l], params + plan.w_off[l], n,
-                        plan.sizes[l], plan.sizes[l + 1])
+                        plan.sizes[l], plan.sizes[l + 1], accumulate)
         if l > 0:
             _activation_backward(plan.act_codes[l - 1], dx, dx,
                                  acts + cap * plan.cum[l], n * plan.sizes[l])
@@ -267,7 +269,7 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
         total = _loss_forward(plan, &acts[0], lab, tgt, n)
         if grads is not None:
             _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], lab, tgt, n,
-                      <floating>1 / n)
+                      <floating>1 / n, True)
     return total / n
 
 
@@ -319,9 +321,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                        &tgt_buf[0], &order[0], start, rows)
             _forward(plan, &params[0], &acts[0], rows)
             total += _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
-            memset(&grads[0], 0, m * sizeof(floating))
+            # accumulate=False: every layer overwrites its gradients, no zeroing pass.
             _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &lab_buf[0],
-                      &tgt_buf[0], rows, <floating>1 / rows)
+                      &tgt_buf[0], rows, <floating>1 / rows, False)
             eta = learning_rate / (1.0 + lr_decay * t)
             _sgd_update(&params[0], &grads[0], &velocity[0], m, plan.n_weights,
                         <floating>eta, <floating>momentum, <floating>l2)
