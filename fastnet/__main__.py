@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastnet [demo]``.
+"""Command line: ``fastnet [demo | bench]`` (or ``python -m fastnet ...``).
 
 demo (the default) trains the same networks with fastnet and with its NumPy
 reference on built-in data, and prints a table: time, final loss, score, speedup
@@ -71,9 +71,27 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command")
     p_demo = sub.add_parser("demo", help="train with fastnet and the reference, compare")
     p_demo.add_argument("--full", action="store_true", help="5x more data")
+    p_bench = sub.add_parser("bench", help="the benchmark suite: fastnet vs the reference")
+    mode = p_bench.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="(default) under a minute")
+    mode.add_argument("--full", action="store_true", help="larger runs, more repeats")
+    p_bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p_bench.add_argument("--only", metavar="A,B,...", help="run only these configurations")
+    p_bench.add_argument("--dtype", choices=["float32", "float64"], help="only this dtype")
+    p_bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         demo(quick=not getattr(args, "full", False))
+    elif args.command == "bench":
+        from fastnet import bench
+        configs = args.only.upper().split(",") if args.only else None
+        dtypes = (args.dtype,) if args.dtype else ("float32", "float64")
+        result = bench.run(configs, dtypes, full=args.full, torch=not args.no_torch,
+                           progress=lambda line: print(line, flush=True))
+        print()
+        print(bench.format_table(result))
+        if args.json:
+            bench.save_json(result, args.json)
     return 0
 
 
