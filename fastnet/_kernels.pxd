@@ -36,6 +36,14 @@ cdef void _dense_backward(floating* dx, floating* dW, floating* db,
                           const floating* W, Py_ssize_t n, Py_ssize_t d,
                           Py_ssize_t h, bint accumulate=*) noexcept nogil
 
+# Backward with the plain SGD step fused in (no momentum, no l2), for the training
+# loop: dx = dout @ W with the OLD W (skipped when NULL); db = column sums of dout
+# (overwritten, then used); W -= eta * dout^T x (as one GEMM with alpha = -eta,
+# beta = 1: no gradient buffer and no separate update pass); b -= eta * db.
+cdef void _dense_backward_sgd(floating* dx, floating* W, floating* b, floating* db,
+                              const floating* dout, const floating* x, Py_ssize_t n,
+                              Py_ssize_t d, Py_ssize_t h, floating eta) noexcept nogil
+
 # Elementwise, m = number of entries.
 cdef void _sigmoid_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil
 cdef void _sigmoid_backward(floating* dz, const floating* dout, const floating* out,

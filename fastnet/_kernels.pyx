@@ -97,6 +97,42 @@ cdef void _dense_backward(floating* dx, floating* dW, floating* db,
              <int>d, <floating>0, dx, <int>d)
 
 
+cdef void _dense_backward_sgd(floating* dx, floating* W, floating* b, floating* db,
+                              const floating* dout, const floating* x, Py_ssize_t n,
+                              Py_ssize_t d, Py_ssize_t h, floating eta) noexcept nogil:
+    # dx is (n, d) or NULL, W is (h, d), b and db are (h), dout is (n, h), x is (n, d)
+    cdef Py_ssize_t i, j, c
+    cdef floating g
+    cdef floating* w_row
+    memset(db, 0, h * sizeof(floating))
+    for i in range(n):
+        for j in range(h):
+            db[j] = db[j] + dout[i * h + j]
+    if n == 1:
+        if dx != NULL:   # before W changes
+            for c in range(d):
+                dx[c] = 0
+            for j in range(h):
+                g = dout[j]
+                w_row = W + j * d
+                for c in range(d):
+                    dx[c] = dx[c] + g * w_row[c]
+        for j in range(h):
+            g = dout[j]
+            w_row = W + j * d
+            for c in range(d):
+                w_row[c] = w_row[c] - eta * (g * x[c])
+    else:
+        if dx != NULL:   # dx = dout @ W, before W changes
+            gemm(False, False, <int>n, <int>d, <int>h, <floating>1, dout, <int>h, W,
+                 <int>d, <floating>0, dx, <int>d)
+        # W += (-eta) dout^T @ x: the same rounding as W - eta * (dout^T @ x)
+        gemm(True, False, <int>h, <int>d, <int>n, -eta, dout, <int>h, x, <int>d,
+             <floating>1, W, <int>d)
+    for j in range(h):
+        b[j] = b[j] - eta * db[j]
+
+
 # ---------------------------------------------------------------------------
 # Activations (elementwise; out may alias z, dz may alias dout)
 # ---------------------------------------------------------------------------

@@ -43,7 +43,8 @@ cdef extern from "_fused.h":
                                const double* x, double* out) nogil
 
 from fastnet._kernels cimport (
-    _dense_forward, _dense_backward, _activation_forward, _activation_backward,
+    _dense_forward, _dense_backward, _dense_backward_sgd, _activation_forward,
+    _activation_backward,
     _softmax_xent_forward, _softmax_xent_backward, _squared_error_forward,
     _squared_error_backward, _sgd_update, OUT_SOFTMAX,
 )
@@ -174,26 +175,57 @@ cdef double _loss_forward(Plan plan, floating* acts, const Py_ssize_t* labels,
     return _squared_error_forward(out, targets, n, k)
 
 
+cdef void _output_backward(Plan plan, floating* acts, floating* deltas,
+                           const Py_ssize_t* labels, const floating* targets,
+                           Py_ssize_t n, floating scale) noexcept nogil:
+    # The output layer's delta: scale * d(summed loss)/d(output pre-activation).
+    cdef Py_ssize_t L = plan.n_layers, cap = plan.capacity, k = plan.sizes[L]
+    cdef floating* dout = deltas + cap * plan.cum[L]
+    cdef floating* out = acts + cap * plan.cum[L]
+    if plan.output_code == OUT_SOFTMAX:
+        _softmax_xent_backward(dout, out, labels, n, k, scale)
+    else:
+        _squared_error_backward(dout, out, targets, n, k, scale)
+
+
 cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts,
                     floating* deltas, const Py_ssize_t* labels,
                     const floating* targets, Py_ssize_t n, floating scale,
                     bint accumulate) noexcept nogil:
     # ADDS (or, without accumulate, writes) scale * d(summed loss)/d(params) into
     # grads (scale = 1 / batch size).
-    cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity, k = plan.sizes[L]
-    cdef floating* dout = deltas + cap * plan.cum[L]
+    cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity
+    cdef floating* dout
     cdef floating* dx
-    cdef floating* out = acts + cap * plan.cum[L]
-    if plan.output_code == OUT_SOFTMAX:
-        _softmax_xent_backward(dout, out, labels, n, k, scale)
-    else:
-        _squared_error_backward(dout, out, targets, n, k, scale)
+    _output_backward(plan, acts, deltas, labels, targets, n, scale)
     for l in range(L - 1, -1, -1):
         dout = deltas + cap * plan.cum[l + 1]
         dx = deltas + cap * plan.cum[l] if l > 0 else NULL
         _dense_backward(dx, grads + plan.w_off[l], grads + plan.b_off[l], dout,
                         acts + cap * plan.cum[l], params + plan.w_off[l], n,
                         plan.sizes[l], plan.sizes[l + 1], accumulate)
+        if l > 0:
+            _activation_backward(plan.act_codes[l - 1], dx, dx,
+                                 acts + cap * plan.cum[l], n * plan.sizes[l])
+
+
+cdef void _backward_sgd(Plan plan, floating* params, floating* scratch, floating* acts,
+                        floating* deltas, const Py_ssize_t* labels,
+                        const floating* targets, Py_ssize_t n, floating scale,
+                        floating eta) noexcept nogil:
+    # Backward pass and plain SGD step (no momentum, no l2) in one sweep, top layer
+    # first: each layer's input gradient is taken before its weights change, and the
+    # layers below are still untouched, so this is the same step as computing every
+    # gradient first. scratch (the gradient buffer) receives the bias gradients.
+    cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity
+    cdef floating* dx
+    _output_backward(plan, acts, deltas, labels, targets, n, scale)
+    for l in range(L - 1, -1, -1):
+        dx = deltas + cap * plan.cum[l] if l > 0 else NULL
+        _dense_backward_sgd(dx, params + plan.w_off[l], params + plan.b_off[l],
+                            scratch + plan.b_off[l], deltas + cap * plan.cum[l + 1],
+                            acts + cap * plan.cum[l], n, plan.sizes[l], plan.sizes[l + 1],
+                            eta)
         if l > 0:
             _activation_backward(plan.act_codes[l - 1], dx, dx,
                                  acts + cap * plan.cum[l], n * plan.sizes[l])
@@ -284,7 +316,9 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     Visits the rows of X in `order`, batch_size at a time (the last batch may be
     smaller); each batch takes one step with eta_t = learning_rate / (1 + lr_decay t),
     t counting updates from t0. With batch_size 1 (and fused) the fused C loop of
-    _fused.c runs; otherwise, per batch, the kernels above with BLAS. Returns (summed loss of the visited rows, measured
+    _fused.c runs; otherwise, per batch, the kernels above with BLAS, and for plain
+    SGD (no momentum, no l2, fused) the step is folded into the backward GEMMs.
+    fused=False takes the general path everywhere (for the tests). Returns (summed loss of the visited rows, measured
     before each row's update; number of updates done; the last eta used).
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
@@ -321,11 +355,16 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
                        &tgt_buf[0], &order[0], start, rows)
             _forward(plan, &params[0], &acts[0], rows)
             total += _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
-            # accumulate=False: every layer overwrites its gradients, no zeroing pass.
-            _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &lab_buf[0],
-                      &tgt_buf[0], rows, <floating>1 / rows, False)
             eta = learning_rate / (1.0 + lr_decay * t)
-            _sgd_update(&params[0], &grads[0], &velocity[0], m, plan.n_weights,
-                        <floating>eta, <floating>momentum, <floating>l2)
+            if momentum == 0 and l2 == 0 and fused:
+                _backward_sgd(plan, &params[0], &grads[0], &acts[0], &deltas[0],
+                              &lab_buf[0], &tgt_buf[0], rows, <floating>1 / rows,
+                              <floating>eta)
+            else:
+                # accumulate=False: every layer overwrites its gradients, no zeroing.
+                _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &lab_buf[0],
+                          &tgt_buf[0], rows, <floating>1 / rows, False)
+                _sgd_update(&params[0], &grads[0], &velocity[0], m, plan.n_weights,
+                            <floating>eta, <floating>momentum, <floating>l2)
             t += 1
     return total, t - t0, eta

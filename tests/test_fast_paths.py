@@ -1,7 +1,8 @@
 """The compiled fast paths agree with the general compiled path and the reference.
 
-- per-sample SGD (batch_size 1) runs the fused C loop of _fused.c; the general path
-  (Cython kernels per batch) is reachable with fused=False;
+- per-sample SGD (batch_size 1) runs the fused C loop of _fused.c, and minibatch
+  plain SGD folds the step into the backward GEMMs; the general path (Cython
+  kernels, gradient buffer, separate update) is reachable with fused=False;
 - one clean row takes the latency path of network.py (no conversion, C forward);
 - the fused kernel's own tanh (vectorisable) against numpy.tanh, in ulps.
 """
@@ -16,15 +17,15 @@ from conftest import max_rel_diff
 EPOCH_TOL = {"float32": 1e-5, "float64": 1e-13}
 
 
-def _run_epoch(net, X, y, fused, **kw):
+def _run_epoch(net, X, y, fused, batch_size=1, **kw):
     labels, targets = net._y(y, X.shape[0])
     X = net._X(X)
     order = np.arange(X.shape[0], dtype=np.intp)[::-1].copy()
-    plan = net._plan(1)
+    plan = net._plan(batch_size)
     args = dict(learning_rate=0.05, lr_decay=0.1, momentum=0.0, l2=0.0)
     args.update(kw)
     return _train.train_epoch(plan, net._params, net._grads, net._velocity, X, labels,
-                              targets, order, 1, args["learning_rate"], args["lr_decay"],
+                              targets, order, batch_size, args["learning_rate"], args["lr_decay"],
                               args["momentum"], args["l2"], 7, fused=fused)
 
 
@@ -53,6 +54,28 @@ def test_fused_epoch_matches_general_path(net_args, options, dtype):
         assert max_rel_diff(nets[0]._velocity, nets[1]._velocity) < 10 * EPOCH_TOL[dtype]
     else:
         assert not nets[0]._velocity.any()                # untouched without momentum
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_size", [7, 13, 40])   # last batches of 5, 1 and 40 rows
+@pytest.mark.parametrize("net_args", [
+    ([5, 17, 33, 4], "relu", "softmax"),
+    ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
+])
+def test_minibatch_sgd_folded_into_backward(net_args, batch_size, dtype):
+    sizes, activation, output = net_args
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, sizes[0]))
+    y = rng.integers(0, sizes[-1], 40) if output == "softmax" else rng.standard_normal((40, sizes[-1]))
+    nets = [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
+    results = [_run_epoch(net, X, y, fused, batch_size=batch_size)
+               for net, fused in zip(nets, (True, False))]
+    assert results[0][1] == results[1][1] == -(-40 // batch_size)
+    assert results[0][0] == pytest.approx(results[1][0], rel=EPOCH_TOL[dtype])
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        assert max_rel_diff(a, b) < EPOCH_TOL[dtype]
+    start = fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5)
+    assert max_rel_diff(nets[0].weights[0], start.weights[0]) > 1e-4
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
