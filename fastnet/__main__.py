@@ -88,8 +88,13 @@ def main(argv=None):
         dtypes = (args.dtype,) if args.dtype else ("float32", "float64")
         result = bench.run(configs, dtypes, full=args.full, torch=not args.no_torch,
                            progress=lambda line: print(line, flush=True))
+        if args.full and configs is None:
+            print("scaling and BLAS threads ...", flush=True)
+            result["scaling"] = bench.scaling()
+            result["threads"] = bench.threads_compare()
         print()
         print(bench.format_table(result))
+        print(bench.format_extras(result))
         if args.json:
             bench.save_json(result, args.json)
     return 0

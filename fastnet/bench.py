@@ -239,6 +239,43 @@ def run(configs=None, dtypes=("float32", "float64"), full=False, repeats=None, t
     return result
 
 
+def scaling(cfg_name="A", sizes=(1000, 10000, 100000), dtype="float32", repeats=3):
+    """Seconds per epoch of fastnet at several data sizes: per-sample time should be
+    flat (time per epoch linear in n)."""
+    cfg = CONFIGS[cfg_name]
+    rows = []
+    for n in sizes:
+        seconds, _ = time_impl(fastnet, cfg, dtype, n, repeats)
+        rows.append({"config": cfg_name, "samples": n, "epoch_s": seconds * n,
+                     "per_sample_s": seconds})
+    return rows
+
+
+def threads_compare(configs=("B", "C", "D", "F"), dtype="float32"):
+    """fastnet with 1 BLAS thread vs the default (2 here), each in a fresh process
+    (the BLAS thread count is fixed when the library loads)."""
+    import subprocess
+    import sys
+    import tempfile
+    out = {}
+    for threads in ("1", None):
+        env = dict(os.environ)
+        if threads:
+            env["OPENBLAS_NUM_THREADS"] = threads
+        else:
+            env.pop("OPENBLAS_NUM_THREADS", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            subprocess.run([sys.executable, "-m", "fastnet", "bench", "--only", ",".join(configs),
+                            "--dtype", dtype, "--no-torch", "--json", path], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            with open(path) as f:
+                result = json.load(f)
+        out[threads or "default"] = {r["config"]: r["fastnet_s"] for r in result["rows"]}
+    return [{"config": c, "one_thread_s": out["1"][c], "default_threads_s": out["default"][c],
+             "gain": out["1"][c] / out["default"][c]} for c in configs]
+
+
 def machine_info():
     cpu = platform.processor() or platform.machine()
     try:
@@ -284,6 +321,21 @@ def format_table(result):
     lines.append("speedup = reference / fastnet, medians in the same run; % peak: fastnet's "
                  "GFLOP/s over numpy's matmul measured above; extra mem: peak of new "
                  "allocations during one fit (tracemalloc).")
+    return "\n".join(lines)
+
+
+def format_extras(result):
+    lines = []
+    if result.get("scaling"):
+        lines.append("\nscaling (config A, float32): time per epoch vs samples")
+        for r in result["scaling"]:
+            lines.append(f"  n = {r['samples']:>7}: {r['epoch_s']:.4f} s/epoch, "
+                         f"{r['per_sample_s'] * 1e6:.3f} us/sample")
+    if result.get("threads"):
+        lines.append("\nBLAS threads (fastnet, float32): 1 thread vs default")
+        for r in result["threads"]:
+            lines.append(f"  {r['config']}: {r['one_thread_s'] * 1e6:.3g} us -> "
+                         f"{r['default_threads_s'] * 1e6:.3g} us ({r['gain']:.2f}x)")
     return "\n".join(lines)
 
 
