@@ -4,15 +4,24 @@ The public API is shared with the reference (fastnet/_base.py); this class suppl
 the arithmetic from fastnet/_train.pyx, where forward, backward and whole SGD epochs
 run in compiled code without the GIL.
 """
+import contextlib
+
 import numpy as np
 
 from fastnet import _train
+from fastnet._threads import limit_blas_threads
 from fastnet._base import BaseMLP
 from fastnet._kernels import ACTIVATION_CODES, OUTPUT_CODES
 
 # Rows per forward chunk: large enough for BLAS to run at speed, small enough that
 # the workspace stays a few MB for the widest networks.
 FORWARD_CHUNK = 1024
+
+# Minibatch epochs whose largest GEMM (batch rows x layer inputs x layer outputs)
+# is below this many multiply-adds run with one BLAS thread (see _threads.py):
+# measured on 2 cores, 64-128-128-10 at batch 32 (0.5 M) gains nothing from a
+# second thread, while at 1 M and above a second thread pays.
+ONE_THREAD_BELOW = 1_000_000
 
 
 class MLP(BaseMLP):
@@ -82,9 +91,13 @@ class MLP(BaseMLP):
 
     def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
                      lr_decay, momentum, l2, t0):
-        return _train.train_epoch(trainer, self._params, self._grads, self._velocity, X,
-                                  labels, targets, order, batch_size, learning_rate,
-                                  lr_decay, momentum, l2, t0)
+        work = batch_size * max(a * b for a, b in zip(self._sizes, self._sizes[1:]))
+        threads = limit_blas_threads(1) if 1 < batch_size and work < ONE_THREAD_BELOW \
+            else contextlib.nullcontext()
+        with threads:
+            return _train.train_epoch(trainer, self._params, self._grads, self._velocity, X,
+                                      labels, targets, order, batch_size, learning_rate,
+                                      lr_decay, momentum, l2, t0)
 
 
 def load(path):

@@ -116,3 +116,17 @@ def test_fused_tanh_accuracy(dtype, max_ulp):
     ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
     assert np.max(np.abs(got - exact) / ulp) <= max_ulp
     assert got[-1] == 0 and np.all(np.abs(got) <= 1)
+
+
+def test_blas_thread_limit_is_restored():
+    from fastnet import _threads
+    before = _threads.blas_threads()
+    if before is None:
+        pytest.skip("scipy's OpenBLAS thread setter not found: the limit is a no-op here")
+    with _threads.limit_blas_threads(1):
+        assert _threads.blas_threads() == 1
+    assert _threads.blas_threads() == before
+    # A small minibatch fit runs under the limit and leaves the setting as it was.
+    net = fastnet.MLP([4, 8, 3], seed=0)
+    net.fit(np.zeros((64, 4)), np.zeros(64, dtype=int), batch_size=16)
+    assert _threads.blas_threads() == before
