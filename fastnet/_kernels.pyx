@@ -321,19 +321,16 @@ cdef void _sgd_update(floating* params, const floating* grads, floating* velocit
 # They check shapes (the C kernels do not) and raise ValueError on a mismatch.
 # ---------------------------------------------------------------------------
 
-def _check(bint ok, str what):
-    if not ok:
-        raise ValueError(what)
-
-
 def dense_forward(floating[:, ::1] out, const floating[:, ::1] x,
                   const floating[:, ::1] W, const floating[::1] b):
     """out (n, h) = x (n, d) @ W (h, d).T + b (h)."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], h = W.shape[0]
-    _check(W.shape[1] == d, f"W has shape {(W.shape[0], W.shape[1])}, expected (h, {d})")
-    _check(b.shape[0] == h, f"b has length {b.shape[0]}, expected {h}")
-    _check(out.shape[0] == n and out.shape[1] == h,
-           f"out has shape {(out.shape[0], out.shape[1])}, expected ({n}, {h})")
+    if not (W.shape[1] == d):
+        raise ValueError(f"W has shape {(W.shape[0], W.shape[1])}, expected (h, {d})")
+    if not (b.shape[0] == h):
+        raise ValueError(f"b has length {b.shape[0]}, expected {h}")
+    if not (out.shape[0] == n and out.shape[1] == h):
+        raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected ({n}, {h})")
     with nogil:
         _dense_forward(&out[0, 0], &x[0, 0], &W[0, 0], &b[0], n, d, h)
 
@@ -350,15 +347,17 @@ def _dense_backward_checked(floating[:, ::1] dW, floating[::1] db,
                             const floating[:, ::1] W, floating[:, ::1] dx):
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], h = W.shape[0]
     cdef floating* dx_ptr = NULL
-    _check(W.shape[1] == d, f"W has shape {(W.shape[0], W.shape[1])}, expected (h, {d})")
-    _check(dW.shape[0] == h and dW.shape[1] == d,
-           f"dW has shape {(dW.shape[0], dW.shape[1])}, expected ({h}, {d})")
-    _check(db.shape[0] == h, f"db has length {db.shape[0]}, expected {h}")
-    _check(dout.shape[0] == n and dout.shape[1] == h,
-           f"dout has shape {(dout.shape[0], dout.shape[1])}, expected ({n}, {h})")
+    if not (W.shape[1] == d):
+        raise ValueError(f"W has shape {(W.shape[0], W.shape[1])}, expected (h, {d})")
+    if not (dW.shape[0] == h and dW.shape[1] == d):
+        raise ValueError(f"dW has shape {(dW.shape[0], dW.shape[1])}, expected ({h}, {d})")
+    if not (db.shape[0] == h):
+        raise ValueError(f"db has length {db.shape[0]}, expected {h}")
+    if not (dout.shape[0] == n and dout.shape[1] == h):
+        raise ValueError(f"dout has shape {(dout.shape[0], dout.shape[1])}, expected ({n}, {h})")
     if dx is not None:
-        _check(dx.shape[0] == n and dx.shape[1] == d,
-               f"dx has shape {(dx.shape[0], dx.shape[1])}, expected ({n}, {d})")
+        if not (dx.shape[0] == n and dx.shape[1] == d):
+            raise ValueError(f"dx has shape {(dx.shape[0], dx.shape[1])}, expected ({n}, {d})")
         dx_ptr = &dx[0, 0]
     with nogil:
         _dense_backward(dx_ptr, &dW[0, 0], &db[0], &dout[0, 0], &x[0, 0], &W[0, 0],
@@ -366,8 +365,9 @@ def _dense_backward_checked(floating[:, ::1] dW, floating[::1] db,
 
 
 def _check_same(a, b, str name_a, str name_b):
-    _check((a.shape[0], a.shape[1]) == (b.shape[0], b.shape[1]),
-           f"{name_a} has shape {(a.shape[0], a.shape[1])}, expected {name_b}'s {(b.shape[0], b.shape[1])}")
+    if not ((a.shape[0], a.shape[1]) == (b.shape[0], b.shape[1])):
+        raise ValueError(f"{name_a} has shape {(a.shape[0], a.shape[1])}, expected "
+                         f"{name_b}'s {(b.shape[0], b.shape[1])}")
 
 
 def sigmoid_forward(floating[:, ::1] out, const floating[:, ::1] z):
@@ -419,9 +419,11 @@ def relu_backward(floating[:, ::1] dz, const floating[:, ::1] dout,
 
 
 def _check_labels(const Py_ssize_t[::1] labels, Py_ssize_t n, Py_ssize_t k):
-    _check(labels.shape[0] == n, f"labels has length {labels.shape[0]}, expected {n}")
+    if not (labels.shape[0] == n):
+        raise ValueError(f"labels has length {labels.shape[0]}, expected {n}")
     for i in range(n):
-        _check(0 <= labels[i] < k, f"labels[{i}] = {labels[i]} is outside 0..{k - 1}")
+        if not (0 <= labels[i] < k):
+            raise ValueError(f"labels[{i}] = {labels[i]} is outside 0..{k - 1}")
 
 
 def softmax_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
@@ -472,9 +474,12 @@ def sgd_update(floating[::1] params, const floating[::1] grads, floating[::1] ve
                Py_ssize_t n_weights, double lr, double momentum=0.0, double l2=0.0):
     """One SGD step in place on the flat buffers; see _kernels.pxd."""
     cdef Py_ssize_t m = params.shape[0]
-    _check(grads.shape[0] == m, f"grads has length {grads.shape[0]}, expected {m}")
-    _check(velocity.shape[0] == m, f"velocity has length {velocity.shape[0]}, expected {m}")
-    _check(0 <= n_weights <= m, f"n_weights = {n_weights} is outside 0..{m}")
+    if not (grads.shape[0] == m):
+        raise ValueError(f"grads has length {grads.shape[0]}, expected {m}")
+    if not (velocity.shape[0] == m):
+        raise ValueError(f"velocity has length {velocity.shape[0]}, expected {m}")
+    if not (0 <= n_weights <= m):
+        raise ValueError(f"n_weights = {n_weights} is outside 0..{m}")
     with nogil:
         _sgd_update(&params[0], &grads[0], &velocity[0], m, n_weights, <floating>lr,
                     <floating>momentum, <floating>l2)

@@ -146,11 +146,6 @@ cdef class Plan:
             return -1
         return best
 
-    def layer(self, Py_ssize_t l, Py_ssize_t rows):
-        """View of layer l's activations for the first `rows` rows: (rows, sizes[l])."""
-        start = self.capacity * self.cum[l]
-        return self.acts[start:start + rows * self.sizes[l]].reshape(rows, self.sizes[l])
-
 
 cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) noexcept nogil:
     # acts layer 0 holds the input rows (n, sizes[0]); fills layers 1..L.
