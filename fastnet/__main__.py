@@ -1,4 +1,4 @@
-"""Command line: ``fastnet [demo | bench]`` (or ``python -m fastnet ...``).
+"""Command line: ``fastnet [demo | bench | experiment NAME]`` (or ``python -m fastnet ...``).
 
 demo (the default) trains the same networks with fastnet and with its NumPy
 reference on built-in data, and prints a table: time, final loss, score, speedup
@@ -13,6 +13,7 @@ import numpy as np
 import fastnet
 from fastnet import datasets
 from fastnet import reference
+from fastnet._report import text_table
 
 
 def _tasks(quick):
@@ -51,15 +52,9 @@ def demo(quick=True):
             rows.append((name, dtype, t_ref, t_fast, t_ref / t_fast, loss, score, score_ref, diff))
     header = ("task", "dtype", "reference s", "fastnet s", "speedup", "final loss",
               "score", "ref score", "max rel diff")
-    table = [header] + [(r[0], r[1], f"{r[2]:.3f}", f"{r[3]:.3f}", f"{r[4]:.1f}x",
-                         f"{r[5]:.4f}", f"{r[6]:.3f}", f"{r[7]:.3f}", f"{r[8]:.1e}")
-                        for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for i, row in enumerate(table):
-        print("  ".join(cell.ljust(w) if j < 2 else cell.rjust(w)
-                        for j, (cell, w) in enumerate(zip(row, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print(text_table(header, [(r[0], r[1], f"{r[2]:.3f}", f"{r[3]:.3f}", f"{r[4]:.1f}x",
+                               f"{r[5]:.4f}", f"{r[6]:.3f}", f"{r[7]:.3f}", f"{r[8]:.1e}")
+                              for r in rows], left=2))
     print("\nscore: training accuracy (spirals) or R^2 (sine); max rel diff: largest "
           "difference between the two implementations' trained weights, relative to "
           "the largest weight.")
@@ -79,9 +74,16 @@ def main(argv=None):
     p_bench.add_argument("--only", metavar="A,B,...", help="run only these configurations")
     p_bench.add_argument("--dtype", choices=["float32", "float64"], help="only this dtype")
     p_bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    p_exp = sub.add_parser("experiment", help="the lecture's depth experiments")
+    p_exp.add_argument("name", choices=["parity", "zigzag", "depth"])
+    p_exp.add_argument("--quick", action="store_true", help="reduced sizes, seconds")
+    p_exp.add_argument("--out", default=".", help="folder for the PNGs (default: here)")
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         demo(quick=not getattr(args, "full", False))
+    elif args.command == "experiment":
+        from fastnet import experiments
+        experiments.run(args.name, quick=args.quick, out_dir=args.out)
     elif args.command == "bench":
         from fastnet import bench
         configs = args.only.upper().split(",") if args.only else None
