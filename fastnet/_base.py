@@ -8,8 +8,12 @@ optionally ADDING its gradient into ``self._grads``), ``_make_trainer`` (per-fit
 workspace) and ``_train_epoch`` (one epoch of SGD steps over a given order). Sharing this part is what makes the two a drop-in pair: same
 seed, same weights; same sampling order; same exceptions.
 """
+import contextlib
 import json
+import signal
+import threading
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -18,6 +22,43 @@ from fastnet import _validation as check
 
 FORMAT_NAME = "fastnet-mlp"
 FORMAT_VERSION = 1
+
+# Larger parameter buffers are refused up front (numpy itself raises MemoryError
+# for sizes below this that the machine cannot hold).
+MAX_BYTES = 2 ** 46
+
+# fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
+# between chunks: control returns within a fraction of a second.
+CHUNK_SECONDS = 0.1
+
+
+class _StopOnInterrupt:
+    """During fit, a first Ctrl-C asks training to stop after the current chunk of
+    steps (fit then returns normally, the model at a completed step); a second one
+    raises KeyboardInterrupt as usual. Only in the main thread, where Python delivers
+    signals; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):  # no signals here (embedded interpreter)
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def param_layout(sizes):
@@ -107,6 +148,17 @@ class BaseMLP:
                              f"{sizes[-1]}; use output='linear' for a single output")
         self._dtype = check.check_dtype(dtype)
         self._sizes = sizes
+        # One model, one thread at a time: reads are serialised (they share the
+        # compiled workspaces); fit takes the model for itself (see _exclusive).
+        self._lock = threading.RLock()
+        self._fit_owner = None
+        # Refuse before any work what cannot fit: three parameter-sized buffers
+        # (parameters, gradients, momentum) are made below.
+        n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+        nbytes = 3 * n_params * self._dtype.itemsize
+        if nbytes > MAX_BYTES:
+            raise MemoryError(f"layer_sizes {sizes} need {nbytes / 2**30:.4g} GiB for "
+                              f"parameters, gradients and momentum; that cannot be allocated")
         self._rng = np.random.default_rng(seed)
         params = init_params(sizes, self._activations, self._rng, self._dtype)
         self._set_state(params, np.zeros_like(params), 0)
@@ -129,6 +181,27 @@ class BaseMLP:
         self._dbiases = [self._grads[self._b_off[l]:self._b_off[l] + sizes[l + 1]]
                          for l in range(L)]
         self._on_state_change()
+
+    def _reading(self):
+        """The lock a read holds; raises at once while another thread trains."""
+        owner = self._fit_owner
+        if owner is not None and owner != threading.get_ident():
+            raise RuntimeError("this model is being trained by fit in another thread; read "
+                               "it after fit returns (one model, one thread at a time)")
+        return self._lock
+
+    @contextlib.contextmanager
+    def _exclusive(self, what):
+        """The model to this thread alone (for fit); raises at once if it is in use."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"cannot {what}: this model is in use by another thread "
+                               f"(one model, one thread at a time)")
+        self._fit_owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._fit_owner = None
+            self._lock.release()
 
     def _on_state_change(self):
         """Hook for implementations that cache per-model objects."""
@@ -188,7 +261,8 @@ class BaseMLP:
     def forward(self, X):
         """Outputs of the network, shape (n, k): probabilities for softmax, values
         for linear."""
-        return self._forward(self._X(X))
+        with self._reading():
+            return self._forward(self._X(X))
 
     def predict(self, X):
         """Class indices (n,) for softmax; outputs for linear, (n,) when k == 1."""
@@ -207,23 +281,26 @@ class BaseMLP:
         """Mean loss over the samples (cross-entropy or squared error), without l2."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
-        return float(self._loss_and_gradients(X, labels, targets, False))
+        with self._reading():
+            return float(self._loss_and_gradients(X, labels, targets, False))
 
     def gradients(self, X, y):
         """Gradients of the mean loss: (list of dW, list of db), new arrays shaped like
         weights and biases."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
-        self._grads[...] = 0
-        self._loss_and_gradients(X, labels, targets, True)
-        return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
+        with self._reading():
+            self._grads[...] = 0
+            self._loss_and_gradients(X, labels, targets, True)
+            return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
 
     def score(self, X, y):
         """Accuracy for softmax; coefficient of determination R^2 for linear (averaged
         over outputs, as scikit-learn's r2_score)."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
-        return self._score(self._forward(X), labels, targets)
+        with self._reading():
+            return self._score(self._forward(X), labels, targets)
 
     def _score(self, out, labels, targets):
         if self._output == "softmax":
@@ -306,32 +383,71 @@ class BaseMLP:
         if validation_data is not None:
             history["val_loss"] = []
             history["val_accuracy" if self._output == "softmax" else "val_r2"] = []
-        trainer = self._make_trainer(batch_size)
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            if sampling == "shuffle":
-                order = self._rng.permutation(n)
-            else:  # the lecture's: each pick uniform over the data, with replacement
-                order = self._rng.integers(0, n, size=n)
-            order = np.ascontiguousarray(order, dtype=np.intp)
-            total, updates, eta = self._train_epoch(
-                trainer, X, labels, targets, order, batch_size, learning_rate, lr_decay,
-                momentum, l2, self._updates)
-            self._updates += updates
-            history["loss"].append(total / n)
-            history["learning_rate"].append(eta)
-            history["seconds"].append(time.perf_counter() - start)
-            line = f"epoch {epoch + 1}/{epochs}  loss {total / n:.6g}"
-            if validation_data is not None:
-                val_loss = float(self._loss_and_gradients(Xv, *yv, False))
-                val_score = self._score(self._forward(Xv), *yv)
-                score_name = "val_accuracy" if self._output == "softmax" else "val_r2"
-                history["val_loss"].append(val_loss)
-                history[score_name].append(val_score)
-                line += f"  val_loss {val_loss:.6g}  {score_name} {val_score:.4f}"
-            if verbose:
-                print(f"{line}  lr {eta:.4g}  {history['seconds'][-1]:.3f}s", flush=True)
+        with self._exclusive("fit"), _StopOnInterrupt() as interrupt:
+            trainer = self._make_trainer(batch_size)
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                if sampling == "shuffle":
+                    order = self._rng.permutation(n)
+                else:  # the lecture's: each pick uniform over the data, with replacement
+                    order = self._rng.integers(0, n, size=n)
+                order = np.ascontiguousarray(order, dtype=np.intp)
+                snapshot = (self._params.copy(), self._velocity.copy(), self._updates)
+                total, done, eta = 0.0, 0, learning_rate
+                chunk = batch_size * max(1, 1024 // batch_size)
+                # The epoch runs in chunks of whole batches (the same steps as in one
+                # go), sized to take about CHUNK_SECONDS, so that Ctrl-C is seen soon.
+                while done < n and not interrupt.requested:
+                    stop = min(n, done + chunk)
+                    tick = time.perf_counter()
+                    part, updates, eta = self._train_epoch(
+                        trainer, X, labels, targets, order[done:stop], batch_size,
+                        learning_rate, lr_decay, momentum, l2, self._updates)
+                    self._updates += updates
+                    if updates < -(-(stop - done) // batch_size):
+                        self._diverged(snapshot, epoch, history)
+                    total, done = total + part, stop
+                    elapsed = max(time.perf_counter() - tick, 1e-6)
+                    chunk = batch_size * max(1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
+                if done < n:
+                    warnings.warn(f"fit interrupted in epoch {epoch + 1} after {done} of {n} "
+                                  f"samples; the model keeps its last completed step",
+                                  RuntimeWarning, stacklevel=2)
+                    history["interrupted"] = True
+                    break
+                self._fit_epoch_done(history, epoch, epochs, start, total, n, eta,
+                                     validation_data is not None and (Xv, yv), verbose)
         return history
+
+    def _fit_epoch_done(self, history, epoch, epochs, start, total, n, eta, validation,
+                        verbose):
+        """Records one finished epoch in the history (and prints it when verbose)."""
+        history["loss"].append(total / n)
+        history["learning_rate"].append(eta)
+        history["seconds"].append(time.perf_counter() - start)
+        line = f"epoch {epoch + 1}/{epochs}  loss {total / n:.6g}"
+        if validation:
+            Xv, yv = validation
+            val_loss = float(self._loss_and_gradients(Xv, *yv, False))
+            val_score = self._score(self._forward(Xv), *yv)
+            score_name = "val_accuracy" if self._output == "softmax" else "val_r2"
+            history["val_loss"].append(val_loss)
+            history[score_name].append(val_score)
+            line += f"  val_loss {val_loss:.6g}  {score_name} {val_score:.4f}"
+        if verbose:
+            print(f"{line}  lr {eta:.4g}  {history['seconds'][-1]:.3f}s", flush=True)
+
+    def _diverged(self, snapshot, epoch, history):
+        """A step met a NaN or infinite loss: go back to the state at the start of the
+        epoch (every loss of the epoch before it was finite; the steps just before a
+        blow-up, though finite, are usually already huge) and raise."""
+        self._params[...], self._velocity[...], self._updates = snapshot
+        err = FloatingPointError(
+            f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; the "
+            f"model keeps the weights it had at the start of that epoch. Try a smaller "
+            f"learning_rate (or lr_decay, or l2).")
+        err.history = history
+        raise err
 
     # -- persistence ---------------------------------------------------------
     def save(self, path):
@@ -348,7 +464,7 @@ class BaseMLP:
             "updates": int(self._updates),
             "rng_state": self._rng.bit_generator.state,
         }
-        with open(path, "wb") as f:
+        with self._reading(), open(path, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), params=self._params,
                      velocity=self._velocity)
 
@@ -368,16 +484,24 @@ class BaseMLP:
         if meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path!r} has format version {meta.get('version')!r}; this "
                              f"fastnet reads version {FORMAT_VERSION}")
+        # Everything is checked before the model is built: never a broken model.
         try:
             net = cls(meta["layer_sizes"], meta["activation"], meta["output"], meta["dtype"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path!r} has incomplete metadata: {exc}") from None
+            updates = meta["updates"]
+            if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
+                raise ValueError(f"updates = {updates!r} is not a count")
+            rng = np.random.default_rng()
+            rng.bit_generator.state = meta["rng_state"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r} has invalid metadata: {exc}") from None
         expected = (net._params.size,)
         for name, arr in (("params", params), ("velocity", velocity)):
             if arr.shape != expected or arr.dtype != net._dtype:
                 raise ValueError(f"{path!r}: {name} has shape {arr.shape} and dtype {arr.dtype}, "
-                                 f"expected {expected} and {net._dtype}")
-        net._rng.bit_generator.state = meta["rng_state"]
-        net._set_state(np.ascontiguousarray(params), np.ascontiguousarray(velocity),
-                       int(meta["updates"]))
+                                 f"but layer_sizes {net._sizes} in {net._dtype.name} need "
+                                 f"{expected}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{path!r}: {name} holds NaN or infinity")
+        net._rng = rng
+        net._set_state(np.ascontiguousarray(params), np.ascontiguousarray(velocity), updates)
         return net

@@ -51,15 +51,19 @@ typedef struct {
  * labels (softmax) or targets (linear, (n_rows, sizes[L])) gives the truth.
  * work holds 2 * cum[L+1] values (activations, then deltas). velocity is touched
  * only when momentum != 0. Returns the summed loss of the samples, each measured
- * before its own update; *last_eta receives the last step size. */
+ * before its own update; *last_eta receives the last step size and *updates the
+ * number of steps taken: n, or fewer when a sample's loss was NaN or infinite (the
+ * loop stops before that sample's step). */
 double fn_sgd_epoch_single_f32(const fn_layout *net, float *params, float *velocity,
                                float *work, const float *X, const Py_ssize_t *labels,
                                const float *targets, const Py_ssize_t *order,
-                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta);
+                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
+                               Py_ssize_t *updates);
 double fn_sgd_epoch_single_f64(const fn_layout *net, double *params, double *velocity,
                                double *work, const double *X, const Py_ssize_t *labels,
                                const double *targets, const Py_ssize_t *order,
-                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta);
+                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
+                               Py_ssize_t *updates);
 
 /* Outputs (sizes[L]) of one input row x: probabilities for softmax. */
 void fn_forward_single_f32(const fn_layout *net, const float *params, float *work,

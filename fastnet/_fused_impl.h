@@ -245,7 +245,8 @@ FN_MULTIVERSION
 double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocity,
                                REAL *work, const REAL *X, const Py_ssize_t *labels,
                                const REAL *targets, const Py_ssize_t *order,
-                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta)
+                               Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
+                               Py_ssize_t *updates)
 {
     const Py_ssize_t L = net->n_layers, d0 = net->sizes[0], k = net->sizes[L];
     REAL *acts = work, *deltas = work + net->cum[L + 1];
@@ -258,23 +259,27 @@ double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocit
         const REAL *x = X + r * d0;
         REAL *out = acts + net->cum[L], *dout = deltas + net->cum[L];
 
+        REAL step_loss;
         FN(forward_one)(net, params, acts, x);
         if (net->output == OUT_SOFTMAX) {
-            total += FN(softmax_xent)(out, k, labels[r]);
+            step_loss = FN(softmax_xent)(out, k, labels[r]);
             /* d(-log p_y)/dz = p - onehot(y): see _kernels.pyx */
             for (j = 0; j < k; j++)
                 dout[j] = out[j];
             dout[labels[r]] = out[labels[r]] - 1;
         } else {
             const REAL *t = targets + r * k;
-            REAL row = 0, res;
+            REAL res;
+            step_loss = 0;
             for (j = 0; j < k; j++) {
                 res = out[j] - t[j];
-                row += res * res;
+                step_loss += res * res;
                 dout[j] = 2 * res;
             }
-            total += row;
         }
+        if (!isfinite(step_loss))
+            break;        /* diverged: stop before this step; the caller decides */
+        total += step_loss;
 
         eta_d = cfg->learning_rate / (1.0 + cfg->lr_decay * (double)(cfg->t0 + i));
         const REAL eta = (REAL)eta_d;
@@ -298,6 +303,7 @@ double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocit
         }
     }
     *last_eta = eta_d;
+    *updates = i;
     return total;
 }
 

@@ -32,11 +32,13 @@ cdef extern from "_fused.h":
     double fn_sgd_epoch_single_f32(const fn_layout* net, float* params, float* velocity,
                                    float* work, const float* X, const Py_ssize_t* labels,
                                    const float* targets, const Py_ssize_t* order,
-                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta) nogil
+                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta,
+                                   Py_ssize_t* updates) nogil
     double fn_sgd_epoch_single_f64(const fn_layout* net, double* params, double* velocity,
                                    double* work, const double* X, const Py_ssize_t* labels,
                                    const double* targets, const Py_ssize_t* order,
-                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta) nogil
+                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta,
+                                   Py_ssize_t* updates) nogil
     void fn_forward_single_f32(const fn_layout* net, const float* params, float* work,
                                const float* x, float* out) nogil
     void fn_forward_single_f64(const fn_layout* net, const double* params, double* work,
@@ -313,8 +315,10 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     t counting updates from t0. With batch_size 1 (and fused) the fused C loop of
     _fused.c runs; otherwise, per batch, the kernels above with BLAS, and for plain
     SGD (no momentum, no l2, fused) the step is folded into the backward GEMMs.
-    fused=False takes the general path everywhere (for the tests). Returns (summed loss of the visited rows, measured
-    before each row's update; number of updates done; the last eta used).
+    fused=False takes the general path everywhere (for the tests). Returns
+    (summed loss of the visited rows, each measured before its step; number of
+    updates done; the last eta used). A step whose loss is NaN or infinite is not
+    taken and ends the call early: fewer updates than batches tells the caller.
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
     cdef Py_ssize_t t = t0
@@ -324,7 +328,7 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
     cdef floating[::1] tgt_buf = plan.targets
     cdef const Py_ssize_t* lab_in = &labels[0] if labels is not None else NULL
     cdef const floating* tgt_in = &targets[0, 0] if targets is not None else NULL
-    cdef double total = 0, eta = learning_rate
+    cdef double total = 0, eta = learning_rate, step_loss
     cdef floating[::1] work = plan.work
     cdef fn_sgd cfg
     if batch_size > plan.capacity:
@@ -336,12 +340,12 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             if floating is float:
                 total = fn_sgd_epoch_single_f32(&plan.layout, &params[0], &velocity[0],
                                                 &work[0], &X[0, 0], lab_in, tgt_in,
-                                                &order[0], n, &cfg, &eta)
+                                                &order[0], n, &cfg, &eta, &t)
             else:
                 total = fn_sgd_epoch_single_f64(&plan.layout, &params[0], &velocity[0],
                                                 &work[0], &X[0, 0], lab_in, tgt_in,
-                                                &order[0], n, &cfg, &eta)
-        return total, n, eta
+                                                &order[0], n, &cfg, &eta, &t)
+        return total, t, eta
     with nogil:
         for b in range((n + batch_size - 1) // batch_size):
             start = b * batch_size
@@ -349,7 +353,10 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             _load_rows(plan, &acts[0], &X[0, 0], lab_in, &lab_buf[0], tgt_in,
                        &tgt_buf[0], &order[0], start, rows)
             _forward(plan, &params[0], &acts[0], rows)
-            total += _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
+            step_loss = _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
+            if not isfinite(step_loss):
+                break     # diverged: stop before this step; the caller decides
+            total += step_loss
             eta = learning_rate / (1.0 + lr_decay * t)
             if momentum == 0 and l2 == 0 and fused:
                 _backward_sgd(plan, &params[0], &grads[0], &acts[0], &deltas[0],

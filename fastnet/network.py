@@ -53,15 +53,18 @@ class MLP(BaseMLP):
     def forward(self, X):
         if self._clean_row(X):
             out = np.empty((1, self._sizes[-1]), dtype=self._dtype)
-            if self._row_plan().forward_row(X, out) >= 0:
-                return out
+            with self._reading():
+                if self._row_plan().forward_row(X, out) >= 0:
+                    return out
         return super().forward(X)   # also raises the usual errors for NaN or infinity
 
     forward.__doc__ = BaseMLP.forward.__doc__
 
     def predict(self, X):
         if self._output == "softmax" and self._clean_row(X):
-            best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]), self._dtype))
+            with self._reading():
+                best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
+                                                                self._dtype))
             if best >= 0:
                 return np.array([best])
         return super().predict(X)

@@ -54,12 +54,23 @@ class MLP(BaseMLP):
     def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
                      lr_decay, momentum, l2, t0):
         total, t, eta = 0.0, t0, learning_rate
+        # Overflow on the way to divergence is reported by fit as one clear error
+        # (as the compiled code does), not as a stream of NumPy warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._steps(X, labels, targets, order, batch_size, learning_rate,
+                               lr_decay, momentum, l2, t0)
+
+    def _steps(self, X, labels, targets, order, batch_size, learning_rate, lr_decay,
+               momentum, l2, t0):
+        total, t, eta = 0.0, t0, learning_rate
         for start in range(0, order.shape[0], batch_size):
             idx = order[start:start + batch_size]
             self._grads[...] = 0
             loss = self._loss_and_gradients(
                 X[idx], None if labels is None else labels[idx],
                 None if targets is None else targets[idx], True)
+            if not np.isfinite(loss):
+                break     # diverged: this step is not taken; the caller decides
             total += loss * idx.shape[0]
             eta = learning_rate / (1.0 + lr_decay * t)
             kernels.sgd_update(self._params, self._grads, self._velocity, self._n_weights,

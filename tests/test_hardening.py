@@ -1,0 +1,238 @@
+"""Faults during training and in files: clear errors, nothing lost, nothing corrupted."""
+import json
+import os
+import signal
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastnet
+import fastnet.reference
+
+
+def _regression(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3)) * 10
+    return X, X @ [1.0, -2.0, 3.0]
+
+
+# -- divergence --------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_divergence_stops_with_a_clear_error_and_finite_weights(impl, batch_size, dtype):
+    X, y = _regression()
+    net = impl.MLP([3, 8, 1], "relu", "linear", dtype=dtype, seed=0)
+    with pytest.raises(FloatingPointError, match="diverged in epoch 1.*smaller learning_rate") as info:
+        net.fit(X, y, epochs=50, batch_size=batch_size, learning_rate=10.0)
+    for w in net.weights + net.biases:
+        assert np.isfinite(w).all()
+    assert np.isfinite(net.predict(X)).all()
+    assert info.value.history["loss"] == []          # diverged within the first epoch
+    start = impl.MLP([3, 8, 1], "relu", "linear", dtype=dtype, seed=0)
+    for a, b in zip(net.weights + net.biases, start.weights + start.biases):
+        np.testing.assert_array_equal(a, b)          # back to the start of that epoch
+    assert net._updates == 0 and not net._velocity.any()
+
+
+def test_after_divergence_the_model_trains_on(impl):
+    X, y = _regression()
+    net = impl.MLP([3, 8, 1], "relu", "linear", dtype="float64", seed=0)
+    net.fit(X, y, epochs=2, learning_rate=1e-5)
+    with pytest.raises(FloatingPointError):
+        net.fit(X, y, epochs=5, learning_rate=10.0)
+    assert all(np.isfinite(w).all() for w in net.weights + net.biases)
+    assert np.isfinite(net._velocity).all()
+    history = net.fit(X, y, epochs=2, learning_rate=1e-5)
+    assert np.isfinite(history["loss"]).all()
+
+
+def test_both_implementations_raise_the_same_divergence_error():
+    X, y = _regression()
+    messages = []
+    for impl in (fastnet, fastnet.reference):
+        net = impl.MLP([3, 8, 1], "relu", "linear", dtype="float64", seed=0)
+        with pytest.raises(FloatingPointError) as info:
+            net.fit(X, y, epochs=5, batch_size=4, learning_rate=10.0)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+# -- Ctrl-C ------------------------------------------------------------------------
+
+def test_ctrl_c_returns_within_half_a_second_at_a_completed_step():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200000, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 200000)
+    net = fastnet.MLP([64, 256, 256, 10], seed=0)
+    fired = {}
+
+    def interrupt():
+        fired["at"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.5, interrupt)
+    timer.start()
+    with pytest.warns(RuntimeWarning, match="interrupted in epoch 1"):
+        history = net.fit(X, y, epochs=100, batch_size=1, learning_rate=0.001)
+    returned = time.perf_counter()
+    timer.join()
+    assert history["interrupted"] is True and history["loss"] == []
+    assert returned - fired["at"] < 0.5
+    assert 0 < net._updates < 200000                 # some steps done, all completed
+    assert all(np.isfinite(w).all() for w in net.weights)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    net.fit(X[:100], y[:100])                          # and the model trains on
+
+
+# -- threads -----------------------------------------------------------------------
+
+def _train_one(seed, results):
+    X, y = _regression(500, seed)
+    net = fastnet.MLP([3, 32, 32, 1], "tanh", "linear", seed=seed)
+    net.fit(X / 10, y / 10, epochs=5, batch_size=1 if seed % 2 else 16, learning_rate=0.01)
+    results[seed] = [w.copy() for w in net.weights + net.biases]
+
+
+def test_two_threads_train_two_models_as_two_serial_runs_do():
+    serial, threaded = {}, {}
+    for seed in (1, 2):
+        _train_one(seed, serial)
+    threads = [threading.Thread(target=_train_one, args=(seed, threaded)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in (1, 2):
+        for a, b in zip(serial[seed], threaded[seed]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_one_model_from_two_threads_is_refused_not_corrupted():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100000, 32)).astype(np.float32)
+    y = rng.integers(0, 4, 100000)
+    net = fastnet.MLP([32, 64, 4], seed=0)
+    errors = []
+    started = threading.Event()
+
+    def train():
+        started.set()
+        net.fit(X, y, epochs=3, learning_rate=0.001)
+
+    t = threading.Thread(target=train)
+    t.start()
+    started.wait()
+    time.sleep(0.05)
+    for call in (lambda: net.fit(X[:10], y[:10]), lambda: net.predict(X[:5]),
+                 lambda: net.predict(X[:1]), lambda: net.loss(X[:5], y[:5])):
+        try:
+            call()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+    t.join()
+    assert len(errors) == 4 and all("another thread" in e for e in errors)
+    assert all(np.isfinite(w).all() for w in net.weights)
+    assert net._fit_owner is None
+    net.predict(X[:3])                               # usable again
+
+
+def test_reads_from_two_threads_are_serialised():
+    net = fastnet.MLP([8, 16, 3], seed=0)
+    X = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    expected = net.forward(X)
+    expected_row = net.forward(X[:1])
+    bad = []
+
+    def read():
+        for _ in range(300):
+            if not (np.array_equal(net.forward(X), expected)
+                    and np.array_equal(net.forward(X[:1]), expected_row)):
+                bad.append(1)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
+
+
+# -- memory ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sizes", [[10 ** 6, 10 ** 6, 10 ** 6], [10 ** 12, 10 ** 12, 2]])
+def test_too_large_for_memory_is_a_memory_error(impl, sizes):
+    with pytest.raises(MemoryError):
+        impl.MLP(sizes)
+
+
+# -- files -------------------------------------------------------------------------
+
+def _saved(tmp_path, name="m.npz"):
+    net = fastnet.MLP([3, 4, 2], seed=0, dtype="float64")
+    net.fit(np.eye(3), [0, 1, 0], momentum=0.5)
+    path = tmp_path / name
+    net.save(path)
+    return net, path
+
+
+def _rewrite(path, out, meta=None, params=None, velocity=None):
+    with np.load(path, allow_pickle=False) as a:
+        m = json.loads(str(a["meta"][()]))
+        p, v = a["params"], a["velocity"]
+    if meta:
+        m.update(meta)
+    with open(out, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(m)), params=p if params is None else params,
+                 velocity=v if velocity is None else velocity)
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(meta={"version": 2}), "format version 2"),
+    (dict(meta={"format": "something-else"}), "not a fastnet model file"),
+    (dict(meta={"layer_sizes": [3, 5, 2]}), "need"),
+    (dict(meta={"layer_sizes": [3, -4, 2]}), "invalid metadata"),
+    (dict(meta={"activation": ["swish"]}), "invalid metadata"),
+    (dict(meta={"dtype": "float32"}), "need"),
+    (dict(meta={"updates": -1}), "invalid metadata"),
+    (dict(meta={"rng_state": {"bit_generator": "nope"}}), "invalid metadata"),
+    (dict(params=np.zeros(5)), "params has shape"),
+    (dict(params=np.full(26, np.nan)), "NaN or infinity"),
+])
+def test_bad_files_never_build_a_model(tmp_path, impl, change, match):
+    _, path = _saved(tmp_path)
+    bad = tmp_path / "bad.npz"
+    _rewrite(path, bad, **change)
+    with pytest.raises(ValueError, match=match):
+        impl.load(bad)
+
+
+def test_corrupted_bytes_and_missing_members(tmp_path, impl):
+    _, path = _saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    for cut in (10, len(data) // 3, len(data) - 5):
+        (tmp_path / "t.npz").write_bytes(bytes(data[:cut]))
+        with pytest.raises(ValueError):
+            impl.load(tmp_path / "t.npz")
+    data[len(data) // 2] ^= 0xFF                      # a flipped byte inside the archive
+    (tmp_path / "f.npz").write_bytes(bytes(data))
+    try:
+        impl.load(tmp_path / "f.npz")                   # may still be a valid archive
+    except ValueError:
+        pass
+    with zipfile.ZipFile(tmp_path / "nometa.npz", "w") as z:
+        z.writestr("params.npy", b"")
+    with pytest.raises(ValueError):
+        impl.load(tmp_path / "nometa.npz")
+    with pytest.raises(FileNotFoundError):
+        impl.load(tmp_path / "absent.npz")
+
+
+def test_file_holds_no_pickle(tmp_path):
+    _, path = _saved(tmp_path)
+    with np.load(path, allow_pickle=False) as a:      # would raise on object arrays
+        assert set(a.files) == {"meta", "params", "velocity"}
+        assert all(a[k].dtype != object for k in a.files)
