@@ -10,6 +10,7 @@ seed, same weights; same sampling order; same exceptions.
 """
 import contextlib
 import json
+import os
 import signal
 import threading
 import time
@@ -23,9 +24,24 @@ from fastnet import _validation as check
 FORMAT_NAME = "fastnet-mlp"
 FORMAT_VERSION = 1
 
-# Larger parameter buffers are refused up front (numpy itself raises MemoryError
-# for sizes below this that the machine cannot hold).
-MAX_BYTES = 2 ** 46
+
+def physical_memory():
+    """Bytes of RAM of this machine (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(nbytes, what):
+    """MemoryError before any work when `what` needs more bytes than the machine has.
+
+    Asking the allocator is not enough: with memory overcommit a huge allocation
+    can succeed and the process is killed later, when the pages are touched."""
+    limit = physical_memory() or 2 ** 46
+    if nbytes > limit:
+        raise MemoryError(f"{what} need {nbytes / 2**30:.4g} GiB, more than this machine's "
+                          f"{limit / 2**30:.4g} GiB of memory")
 
 # fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
 # between chunks: control returns within a fraction of a second.
@@ -155,10 +171,8 @@ class BaseMLP:
         # Refuse before any work what cannot fit: three parameter-sized buffers
         # (parameters, gradients, momentum) are made below.
         n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-        nbytes = 3 * n_params * self._dtype.itemsize
-        if nbytes > MAX_BYTES:
-            raise MemoryError(f"layer_sizes {sizes} need {nbytes / 2**30:.4g} GiB for "
-                              f"parameters, gradients and momentum; that cannot be allocated")
+        check_fits_in_memory(3 * n_params * self._dtype.itemsize,
+                             f"the parameters, gradients and momentum of layer_sizes {sizes}")
         self._rng = np.random.default_rng(seed)
         params = init_params(sizes, self._activations, self._rng, self._dtype)
         self._set_state(params, np.zeros_like(params), 0)

@@ -10,7 +10,7 @@ import numpy as np
 
 from fastnet import _train
 from fastnet._threads import limit_blas_threads
-from fastnet._base import BaseMLP
+from fastnet._base import BaseMLP, check_fits_in_memory
 from fastnet._kernels import ACTIVATION_CODES, OUTPUT_CODES
 
 # Rows per forward chunk: large enough for BLAS to run at speed, small enough that
@@ -31,6 +31,9 @@ class MLP(BaseMLP):
         self._forward_plans = {}
 
     def _plan(self, capacity):
+        # activations and deltas of `capacity` rows for every layer
+        check_fits_in_memory(2 * capacity * sum(self._sizes) * self._dtype.itemsize,
+                             f"workspaces for {capacity} rows")
         return _train.Plan(self._sizes, self._w_off, self._b_off, self._n_weights,
                            [ACTIVATION_CODES[a] for a in self._activations],
                            OUTPUT_CODES[self._output], self._dtype, capacity)
