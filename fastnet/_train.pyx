@@ -281,24 +281,29 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
                        const floating[:, ::1] targets):
     """Mean loss over the rows of X; ADDS its gradient into grads unless grads is None.
 
-    Exactly one of labels (softmax) and targets (linear) is given; the plan's
-    capacity must hold all the rows of X.
+    Exactly one of labels (softmax) and targets (linear) is given. The rows go through
+    the plan's workspace in chunks of plan.capacity, each chunk's gradient scaled by
+    1 / (all rows), so memory stays bounded whatever the number of rows.
     """
-    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t n = X.shape[0], b, start, rows
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
-    cdef const Py_ssize_t* lab = &labels[0] if labels is not None else NULL
-    cdef const floating* tgt = &targets[0, 0] if targets is not None else NULL
-    cdef double total
-    if n > plan.capacity:
-        raise ValueError(f"{n} rows do not fit a workspace of {plan.capacity}")
+    cdef Py_ssize_t[::1] lab_buf = plan.labels
+    cdef floating[::1] tgt_buf = plan.targets
+    cdef const Py_ssize_t* lab_in = &labels[0] if labels is not None else NULL
+    cdef const floating* tgt_in = &targets[0, 0] if targets is not None else NULL
+    cdef double total = 0
     with nogil:
-        _load_rows(plan, &acts[0], &X[0, 0], NULL, NULL, NULL, NULL, NULL, 0, n)
-        _forward(plan, &params[0], &acts[0], n)
-        total = _loss_forward(plan, &acts[0], lab, tgt, n)
-        if grads is not None:
-            _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], lab, tgt, n,
-                      <floating>1 / n, True)
+        for b in range((n + plan.capacity - 1) // plan.capacity):
+            start = b * plan.capacity
+            rows = min(plan.capacity, n - start)
+            _load_rows(plan, &acts[0], &X[0, 0], lab_in, &lab_buf[0], tgt_in, &tgt_buf[0],
+                       NULL, start, rows)
+            _forward(plan, &params[0], &acts[0], rows)
+            total += _loss_forward(plan, &acts[0], &lab_buf[0], &tgt_buf[0], rows)
+            if grads is not None:
+                _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &lab_buf[0],
+                          &tgt_buf[0], rows, <floating>1 / n, True)
     return total / n
 
 

@@ -77,18 +77,19 @@ class MLP(BaseMLP):
     def _forward(self, X):
         # Workspaces are made once per model: one for single rows (the latency
         # path), one for chunks.
-        if X.shape[0] == 1:
-            plan = self._row_plan()
-        else:
-            plan = self._forward_plans.get(FORWARD_CHUNK)
-            if plan is None:
-                plan = self._forward_plans[FORWARD_CHUNK] = self._plan(FORWARD_CHUNK)
+        plan = self._row_plan() if X.shape[0] == 1 else self._chunk_plan()
         out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         _train.forward(plan, self._params, X, out)
         return out
 
+    def _chunk_plan(self):
+        plan = self._forward_plans.get(FORWARD_CHUNK)
+        if plan is None:
+            plan = self._forward_plans[FORWARD_CHUNK] = self._plan(FORWARD_CHUNK)
+        return plan
+
     def _loss_and_gradients(self, X, labels, targets, with_grad):
-        return _train.loss_and_gradients(self._plan(X.shape[0]), self._params,
+        return _train.loss_and_gradients(self._chunk_plan(), self._params,
                                          self._grads if with_grad else None,
                                          X, labels, targets)
 

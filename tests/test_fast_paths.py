@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastnet
+import fastnet.reference
 from fastnet import _train
 
 from conftest import max_rel_diff
@@ -130,3 +131,19 @@ def test_blas_thread_limit_is_restored():
     net = fastnet.MLP([4, 8, 3], seed=0)
     net.fit(np.zeros((64, 4)), np.zeros(64, dtype=int), batch_size=16)
     assert _threads.blas_threads() == before
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+def test_loss_and_gradients_in_chunks(output):
+    """More rows than one workspace chunk: the same mean loss and gradient."""
+    from fastnet.network import FORWARD_CHUNK
+    n = 2 * FORWARD_CHUNK + 77
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((n, 5))
+    y = rng.integers(0, 3, n) if output == "softmax" else rng.standard_normal((n, 3))
+    fast = fastnet.MLP([5, 7, 3], "sigmoid", output, dtype="float64", seed=2)
+    ref = fastnet.reference.MLP([5, 7, 3], "sigmoid", output, dtype="float64", seed=2)
+    assert fast.loss(X, y) == pytest.approx(ref.loss(X, y), rel=1e-12)
+    for a, b in zip(*[sum(net.gradients(X, y), []) for net in (fast, ref)]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(fast.forward(X), ref.forward(X), rtol=1e-12)
