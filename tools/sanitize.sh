@@ -26,7 +26,9 @@ CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-p
 LDFLAGS="-fsanitize=address,undefined" \
     python setup.py -q build_ext --inplace
 for so in fastnet/*.so; do   # make sure the build really is instrumented
-    nm -D "$so" | grep -q __asan_report || { echo "$so is not instrumented" >&2; exit 1; }
+    # (grep reads all of nm's output: grep -q would stop early and, with pipefail,
+    # nm's broken pipe would fail the check)
+    nm -D "$so" | grep __asan_report > /dev/null || { echo "$so is not instrumented" >&2; exit 1; }
 done
 # allocator_may_return_null: a huge allocation fails as malloc does (MemoryError)
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1
