@@ -463,6 +463,19 @@ class BaseMLP:
         err.history = history
         raise err
 
+    def export_c(self, path, name=None):
+        """Write dependency-free C source (``path``) and header (``.h`` beside it):
+        the weights as static arrays and one forward function, for inference where
+        Python is not available. See fastnet.export.export_c for the C API.
+
+        Returns
+        -------
+        (c_path, h_path)
+        """
+        from fastnet.export import export_c
+        with self._reading():
+            return export_c(self, path, name)
+
     # -- persistence ---------------------------------------------------------
     def save(self, path):
         """Write the model to `path` (an .npz archive, no pickle): parameters, layout,
