@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 
 from fastnet import _validation as check
+from fastnet._progress import Progress
 
 FORMAT_NAME = "fastnet-mlp"
 FORMAT_VERSION = 1
@@ -329,7 +330,8 @@ class BaseMLP:
 
     # -- training ------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=1, learning_rate=0.01, lr_decay=0.0,
-            momentum=0.0, l2=0.0, sampling="shuffle", validation_data=None, verbose=False):
+            momentum=0.0, l2=0.0, sampling="shuffle", validation_data=None, verbose=False,
+            callback=None):
         """Train with stochastic gradient descent; the model keeps training from its
         current state.
 
@@ -359,7 +361,12 @@ class BaseMLP:
         validation_data : (X_val, y_val), optional
             Evaluated after every epoch.
         verbose : bool, default False
-            Print one line per epoch.
+            Show progress: a tqdm bar when tqdm is installed, else one line per epoch
+            (loss, validation metric, samples per second, time left).
+        callback : callable, optional
+            Called after every epoch with that epoch's record (a dict: "epoch",
+            "loss", "learning_rate", "seconds", and the validation figures); a true
+            return value stops training there (``history["stopped"] = True``).
 
         Returns
         -------
@@ -385,6 +392,8 @@ class BaseMLP:
         momentum = check.check_real("momentum", momentum, 0, 1, high_open=True)
         l2 = check.check_real("l2", l2, 0)
         check.check_choice("sampling", sampling, check.SAMPLINGS)
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable (epoch record -> stop?), got {callback!r}")
         if validation_data is not None:
             try:
                 Xv, yv = validation_data
@@ -397,7 +406,9 @@ class BaseMLP:
         if validation_data is not None:
             history["val_loss"] = []
             history["val_accuracy" if self._output == "softmax" else "val_r2"] = []
-        with self._exclusive("fit"), _StopOnInterrupt() as interrupt:
+        progress = Progress(epochs, n, verbose)
+        with self._exclusive("fit"), _StopOnInterrupt() as interrupt, \
+                contextlib.closing(progress):
             trainer = self._make_trainer(batch_size)
             for epoch in range(epochs):
                 start = time.perf_counter()
@@ -429,27 +440,27 @@ class BaseMLP:
                                   RuntimeWarning, stacklevel=2)
                     history["interrupted"] = True
                     break
-                self._fit_epoch_done(history, epoch, epochs, start, total, n, eta,
-                                     validation_data is not None and (Xv, yv), verbose)
+                record = self._fit_epoch_done(history, epoch, start, total, n, eta,
+                                              validation_data is not None and (Xv, yv))
+                progress.update(record)
+                if callback is not None and callback(dict(record)):
+                    history["stopped"] = True
+                    break
         return history
 
-    def _fit_epoch_done(self, history, epoch, epochs, start, total, n, eta, validation,
-                        verbose):
-        """Records one finished epoch in the history (and prints it when verbose)."""
-        history["loss"].append(total / n)
-        history["learning_rate"].append(eta)
-        history["seconds"].append(time.perf_counter() - start)
-        line = f"epoch {epoch + 1}/{epochs}  loss {total / n:.6g}"
+    def _fit_epoch_done(self, history, epoch, start, total, n, eta, validation):
+        """Records one finished epoch in the history; returns the epoch's record."""
+        record = {"epoch": epoch + 1, "loss": total / n, "learning_rate": eta,
+                  "seconds": time.perf_counter() - start}
         if validation:
             Xv, yv = validation
-            val_loss = float(self._loss_and_gradients(Xv, *yv, False))
-            val_score = self._score(self._forward(Xv), *yv)
+            record["val_loss"] = float(self._loss_and_gradients(Xv, *yv, False))
             score_name = "val_accuracy" if self._output == "softmax" else "val_r2"
-            history["val_loss"].append(val_loss)
-            history[score_name].append(val_score)
-            line += f"  val_loss {val_loss:.6g}  {score_name} {val_score:.4f}"
-        if verbose:
-            print(f"{line}  lr {eta:.4g}  {history['seconds'][-1]:.3f}s", flush=True)
+            record[score_name] = self._score(self._forward(Xv), *yv)
+        for key, value in record.items():
+            if key != "epoch":
+                history[key].append(value)
+        return record
 
     def _diverged(self, snapshot, epoch, history):
         """A step met a NaN or infinite loss: go back to the state at the start of the

@@ -12,17 +12,7 @@ import numpy as np
 import fastnet
 from fastnet import datasets, theory
 from fastnet._report import text_table
-
-
-def _pyplot():
-    """matplotlib.pyplot with a file-only backend, or None when matplotlib is absent."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+from fastnet.plotting import pyplot_or_none
 
 
 def _fit_until_perfect(net, X, y, max_epochs, chunk, **fit_args):
@@ -71,7 +61,7 @@ def parity(quick=False, out_dir=".", seed=0):
               "params", "accuracy", "epochs to 100%", "XOR gates", "AND/OR gates",
               "DNF gates")
     figures = []
-    plt = _pyplot()
+    plt = pyplot_or_none()
     if plt is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         for col, label in ((4, "shallow (1 hidden layer)"), (8, "deep (3 hidden layers)")):
@@ -118,7 +108,7 @@ def zigzag(quick=False, out_dir=".", seed=0):
         fits.append((depth, net.predict(grid)))
     header = ("depth", "widths", "params", "mse", "pieces learned", "target pieces")
     figures = []
-    plt = _pyplot()
+    plt = pyplot_or_none()
     if plt is not None:
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(grid[:, 0], datasets.zigzag(k, 1001, grid=True)[1], "k-", lw=2,
@@ -155,7 +145,7 @@ def depth(quick=False, out_dir=".", seed=0, random_nets=5):
     header = ("hidden layers k", "units", "sawtooth pieces", "2^k", "1 layer, same units (max)",
               "Montufar deep lower bound", "random nets (mean)", "random nets (max)")
     figures = []
-    plt = _pyplot()
+    plt = pyplot_or_none()
     if plt is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         kk = [r[0] for r in rows]
@@ -193,6 +183,6 @@ def run(name, quick=False, out_dir=".", print_fn=print):
     print_fn(text_table(result["header"], result["rows"], left=0))
     if result["figures"]:
         print_fn("saved " + ", ".join(result["figures"]))
-    elif _pyplot() is None:
+    elif pyplot_or_none() is None:
         print_fn("(install matplotlib for the figures: pip install matplotlib)")
     return result

@@ -1,4 +1,6 @@
 """The public contract, shared by fastnet.MLP and fastnet.reference.MLP."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -81,7 +83,8 @@ def test_activation_per_layer(impl):
     np.testing.assert_allclose(net.forward(X), p / p.sum(axis=1, keepdims=True), rtol=1e-12)
 
 
-def test_history(impl, capsys):
+def test_history(impl, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)         # the plain-line progress
     X, y = _data()
     net = impl.MLP([4, 6, 3], seed=0)
     h = net.fit(X, y, epochs=4, batch_size=5, learning_rate=0.1, lr_decay=0.5,
@@ -92,7 +95,9 @@ def test_history(impl, capsys):
     np.testing.assert_allclose(h["learning_rate"], [0.1 / (1 + 0.5 * (6 * e - 1)) for e in (1, 2, 3, 4)])
     assert h["val_loss"][-1] == pytest.approx(net.loss(X[:10], y[:10]))
     assert h["val_accuracy"][-1] == net.score(X[:10], y[:10])
-    assert capsys.readouterr().out.count("epoch ") == 4
+    out = capsys.readouterr().out
+    assert out.count("epoch ") == 4 and out.count("samples/s") == 4
+    assert "epoch 4/4" in out and "val_accuracy" in out and "0.0s left" in out
     net2 = impl.MLP([4, 6, 1], output="linear", seed=0)
     h2 = net2.fit(X, y.astype(float), validation_data=(X, y.astype(float)))
     assert "val_r2" in h2
@@ -143,3 +148,48 @@ def test_load_rejects_bad_files(tmp_path, impl):
     np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
     with pytest.raises(ValueError):
         impl.load(tmp_path / "foreign.npz")
+
+
+def test_progress_bar_with_tqdm(impl, capsys):
+    pytest.importorskip("tqdm")
+    X, y = _data()
+    net = impl.MLP([4, 6, 3], seed=0)
+    net.fit(X, y, epochs=3, validation_data=(X, y), verbose=True)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "3/3" in text and "samples/s" in text and "val_loss" in text
+
+
+def test_callback_sees_every_epoch_and_can_stop(impl):
+    X, y = _data()
+    net = impl.MLP([4, 6, 3], seed=0)
+    records = []
+    history = net.fit(X, y, epochs=10, validation_data=(X, y),
+                      callback=lambda r: records.append(r) or r["epoch"] == 3)
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert history["stopped"] is True and len(history["loss"]) == 3
+    assert records[-1]["loss"] == history["loss"][-1]
+    assert set(records[0]) == {"epoch", "loss", "learning_rate", "seconds", "val_loss",
+                               "val_accuracy"}
+    with pytest.raises(ValueError, match="callback must be callable"):
+        net.fit(X, y, callback=3)
+
+
+def test_plot_history(tmp_path, monkeypatch):
+    X, y = _data()
+    net = fastnet.MLP([4, 6, 3], seed=0)
+    history = net.fit(X, y, epochs=3, validation_data=(X, y))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install matplotlib"):
+            fastnet.plot_history(history, tmp_path / "h.png")
+    else:
+        fig = fastnet.plot_history(history, tmp_path / "h.png")
+        assert (tmp_path / "h.png").stat().st_size > 1000
+        assert len(fig.axes) == 2                    # loss, and accuracy on its own axis
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        fastnet.plot_history(history)
+    with pytest.raises(ValueError, match="history"):
+        fastnet.plot_history({})
