@@ -179,6 +179,27 @@ class BaseMLP:
         self._set_state(params, np.zeros_like(params), 0)
 
     # -- state ---------------------------------------------------------------
+    def __getstate__(self):
+        """For pickle and copy (joblib, multiprocessing): the model's state without its
+        lock and workspaces, which are remade on the other side."""
+        with self._reading():
+            return {"sizes": self._sizes, "activations": self._activations,
+                    "output": self._output, "dtype": self._dtype.name,
+                    "rng": self._rng.bit_generator.state, "params": self._params.copy(),
+                    "velocity": self._velocity.copy(), "updates": self._updates}
+
+    def __setstate__(self, state):
+        self._sizes = list(state["sizes"])
+        self._activations = list(state["activations"])
+        self._output = state["output"]
+        self._dtype = np.dtype(state["dtype"])
+        self._lock = threading.RLock()
+        self._fit_owner = None
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = state["rng"]
+        self._set_state(np.ascontiguousarray(state["params"]),
+                        np.ascontiguousarray(state["velocity"]), state["updates"])
+
     def _set_state(self, params, velocity, updates):
         """Install the flat buffers and make the per-layer views into them."""
         sizes = self._sizes

@@ -193,3 +193,23 @@ def test_plot_history(tmp_path, monkeypatch):
         fastnet.plot_history(history)
     with pytest.raises(ValueError, match="history"):
         fastnet.plot_history({})
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_pickle_and_copy_keep_the_model_and_its_trajectory(impl, how):
+    import copy
+    import pickle
+    X, y = _data()
+    net = impl.MLP([4, 6, 3], seed=0, dtype="float64")
+    net.fit(X, y, epochs=2, momentum=0.9)
+    other = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    assert type(other) is type(net)
+    np.testing.assert_array_equal(other.forward(X), net.forward(X))
+    saved = other.weights[0].copy()
+    other.weights[0][...] += 1                        # an independent copy, live views
+    assert not np.array_equal(other.forward(X), net.forward(X))
+    other.weights[0][...] = saved
+    net.fit(X, y, epochs=1, momentum=0.9)
+    other.fit(X, y, epochs=1, momentum=0.9)
+    for a, b in zip(net.weights, other.weights):
+        np.testing.assert_array_equal(a, b)
