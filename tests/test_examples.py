@@ -1,0 +1,32 @@
+"""The scripts in examples/ run as they are (in reduced size)."""
+import os
+import runpy
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+
+
+def _run(name, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [name, "--quick"])
+    runpy.run_path(os.path.join(EXAMPLES, name), run_name="__main__")
+
+
+def test_digits_example(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    _run("digits.py", monkeypatch, tmp_path)
+    out = capsys.readouterr().out
+    assert out.count("test accuracy") == 2
+
+
+def test_zigzag_example(monkeypatch, tmp_path, capsys):
+    _run("zigzag.py", monkeypatch, tmp_path)
+    out = capsys.readouterr().out
+    assert out.count("linear pieces") == 2
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert (tmp_path / "zigzag_fit.png").exists()
