@@ -197,8 +197,9 @@ class BaseMLP:
         self._fit_owner = None
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
-        self._set_state(np.ascontiguousarray(state["params"]),
-                        np.ascontiguousarray(state["velocity"]), state["updates"])
+        # own, writable copies (the pickled arrays may come back read-only or mapped)
+        self._set_state(np.array(state["params"], order="C", copy=True),
+                        np.array(state["velocity"], order="C", copy=True), state["updates"])
 
     def _set_state(self, params, velocity, updates):
         """Install the flat buffers and make the per-layer views into them."""

@@ -1,0 +1,83 @@
+"""fastnet.sklearn: scikit-learn's own estimator checks, and the usual workflows."""
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+
+from sklearn.datasets import make_classification, make_regression  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils import check_random_state  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from fastnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_labels_of_any_type_and_partial_fit():
+    X, y = make_classification(200, 6, n_informative=4, n_classes=3, random_state=0)
+    names = np.array(["cat", "dog", "eel"])[y]
+    clf = MLPClassifier((16,), random_state=0).fit(X, names)
+    assert list(clf.classes_) == ["cat", "dog", "eel"] and clf.n_features_in_ == 6
+    assert set(clf.predict(X)) <= set(names) and clf.score(X, names) > 0.8
+    inc = MLPClassifier((16,), learning_rate=0.01, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        inc.partial_fit(X[:50], names[:50])
+    inc.partial_fit(X[:50], names[:50], classes=["cat", "dog", "eel"])
+    for _ in range(30):
+        inc.partial_fit(X, names)
+    assert inc.n_iter_ == 31 and inc.score(X, names) > 0.8
+    with pytest.raises(ValueError, match="not in classes_"):
+        inc.partial_fit(X[:3], ["cat", "dog", "fox"])
+
+
+def test_warm_start_continues_and_cold_start_restarts():
+    X, y = make_classification(120, 5, random_state=1)
+    warm = MLPClassifier((8,), max_iter=5, warm_start=True, random_state=0)
+    warm.fit(X, y)
+    first = warm.net_
+    warm.fit(X, y)
+    assert warm.net_ is first and len(warm.loss_curve_) == 10
+    cold = MLPClassifier((8,), max_iter=5, random_state=0)
+    cold.fit(X, y)
+    net = cold.net_
+    cold.fit(X, y)
+    assert cold.net_ is not net and len(cold.loss_curve_) == 5
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    X, y = make_classification(400, 10, random_state=2, flip_y=0.2)
+    clf = MLPClassifier((64,), early_stopping=True, validation_fraction=0.25,
+                        n_iter_no_change=5, max_iter=300, learning_rate=0.01,
+                        random_state=0).fit(X, y)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    seed = check_random_state(0).randint(2 ** 31 - 1)
+    _, Xv, _, yv = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
+    assert clf.score(Xv, yv) == clf.best_validation_score_
+    assert len(clf.validation_scores_) < 300
+
+
+def test_regressor_multi_output_in_original_units():
+    X, y = make_regression(300, 5, n_targets=2, noise=1.0, random_state=0)
+    y = y * 100 + 1000                                # large targets: standardised inside
+    reg = MLPRegressor((32,), max_iter=300, random_state=0).fit(X, y)
+    pred = reg.predict(X)
+    assert pred.shape == (300, 2) and reg.score(X, y) > 0.95
+    assert abs(pred.mean() - y.mean()) < 0.05 * abs(y.mean())
+    assert MLPRegressor((8,), max_iter=3).fit(X, y[:, 0]).predict(X).shape == (300,)
+
+
+def test_pipeline_cross_validation_and_grid_search():
+    X, y = make_classification(300, 8, random_state=3)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=50, random_state=0))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.8
+    grid = GridSearchCV(MLPClassifier(max_iter=30, random_state=0),
+                        {"hidden_layer_sizes": [(4,), (16,)], "learning_rate": [0.001, 0.01]},
+                        cv=3, n_jobs=2).fit(X, y)
+    assert grid.best_score_ > 0.8 and len(grid.cv_results_["params"]) == 4
