@@ -57,75 +57,79 @@ cdef void _dense_forward(floating* out, const floating* x, const floating* W,
          <floating>1, out, <int>h)
 
 
+cdef inline void _column_sums(floating* db, const floating* dout, Py_ssize_t n,
+                              Py_ssize_t h) noexcept nogil:
+    # db (h) += column sums of dout (n, h)
+    cdef Py_ssize_t i, j
+    for i in range(n):
+        for j in range(h):
+            db[j] = db[j] + dout[i * h + j]
+
+
+cdef inline void _input_grad(floating* dx, const floating* dout, const floating* W,
+                             Py_ssize_t n, Py_ssize_t d, Py_ssize_t h) noexcept nogil:
+    # dx (n, d) = dout (n, h) @ W (h, d); one row by hand, more with BLAS
+    cdef Py_ssize_t j, c
+    cdef floating g
+    cdef const floating* w_row
+    if n == 1:
+        for c in range(d):
+            dx[c] = 0
+        for j in range(h):
+            g = dout[j]
+            w_row = W + j * d
+            for c in range(d):
+                dx[c] = dx[c] + g * w_row[c]
+    else:
+        gemm(False, False, <int>n, <int>d, <int>h, <floating>1, dout, <int>h, W,
+             <int>d, <floating>0, dx, <int>d)
+
+
 cdef void _dense_backward(floating* dx, floating* dW, floating* db,
                           const floating* dout, const floating* x,
                           const floating* W, Py_ssize_t n, Py_ssize_t d,
                           Py_ssize_t h, bint accumulate=True) noexcept nogil:
     # dx is (n, d) or NULL, dW is (h, d), db is (h), dout is (n, h), x is (n, d), W is (h, d)
-    cdef Py_ssize_t i, j, c
+    cdef Py_ssize_t j, c
     cdef floating g
     cdef floating* dw_row
-    cdef const floating* w_row
     if not accumulate:
         memset(db, 0, h * sizeof(floating))
         if n == 1:
             memset(dW, 0, h * d * sizeof(floating))
-    for i in range(n):
-        for j in range(h):
-            db[j] = db[j] + dout[i * h + j]
+    _column_sums(db, dout, n, h)
     if n == 1:
         for j in range(h):
             g = dout[j]
             dw_row = dW + j * d
             for c in range(d):
                 dw_row[c] = dw_row[c] + g * x[c]
-        if dx != NULL:
-            for c in range(d):
-                dx[c] = 0
-            for j in range(h):
-                g = dout[j]
-                w_row = W + j * d
-                for c in range(d):
-                    dx[c] = dx[c] + g * w_row[c]
-        return
-    # dW += dout^T @ x  (dW = ... when not accumulating: beta = 0)
-    gemm(True, False, <int>h, <int>d, <int>n, <floating>1, dout, <int>h, x, <int>d,
-         <floating>(1 if accumulate else 0), dW, <int>d)
+    else:
+        # dW += dout^T @ x  (dW = ... when not accumulating: beta = 0)
+        gemm(True, False, <int>h, <int>d, <int>n, <floating>1, dout, <int>h, x, <int>d,
+             <floating>(1 if accumulate else 0), dW, <int>d)
     if dx != NULL:
-        # dx = dout @ W
-        gemm(False, False, <int>n, <int>d, <int>h, <floating>1, dout, <int>h, W,
-             <int>d, <floating>0, dx, <int>d)
+        _input_grad(dx, dout, W, n, d, h)
 
 
 cdef void _dense_backward_sgd(floating* dx, floating* W, floating* b, floating* db,
                               const floating* dout, const floating* x, Py_ssize_t n,
                               Py_ssize_t d, Py_ssize_t h, floating eta) noexcept nogil:
     # dx is (n, d) or NULL, W is (h, d), b and db are (h), dout is (n, h), x is (n, d)
-    cdef Py_ssize_t i, j, c
+    cdef Py_ssize_t j, c
     cdef floating g
     cdef floating* w_row
     memset(db, 0, h * sizeof(floating))
-    for i in range(n):
-        for j in range(h):
-            db[j] = db[j] + dout[i * h + j]
+    _column_sums(db, dout, n, h)
+    if dx != NULL:      # before W changes
+        _input_grad(dx, dout, W, n, d, h)
     if n == 1:
-        if dx != NULL:   # before W changes
-            for c in range(d):
-                dx[c] = 0
-            for j in range(h):
-                g = dout[j]
-                w_row = W + j * d
-                for c in range(d):
-                    dx[c] = dx[c] + g * w_row[c]
         for j in range(h):
             g = dout[j]
             w_row = W + j * d
             for c in range(d):
                 w_row[c] = w_row[c] - eta * (g * x[c])
     else:
-        if dx != NULL:   # dx = dout @ W, before W changes
-            gemm(False, False, <int>n, <int>d, <int>h, <floating>1, dout, <int>h, W,
-                 <int>d, <floating>0, dx, <int>d)
         # W += (-eta) dout^T @ x: the same rounding as W - eta * (dout^T @ x)
         gemm(True, False, <int>h, <int>d, <int>n, -eta, dout, <int>h, x, <int>d,
              <floating>1, W, <int>d)

@@ -111,42 +111,38 @@ cdef class Plan:
         caller checks; no buffer protocol, no dtype dispatch). Returns -1 when x holds
         NaN or infinity (out untouched), else the index of the largest output.
         """
-        cdef Py_ssize_t j, best = 0, d = self.sizes[0], k = self.sizes[self.n_layers]
+        cdef Py_ssize_t best, d = self.sizes[0], k = self.sizes[self.n_layers]
         cdef void* xp = cnp.PyArray_DATA(x)
         cdef void* op = cnp.PyArray_DATA(out)
         cdef void* pp = cnp.PyArray_DATA(self.bound)
         cdef void* wp = cnp.PyArray_DATA(self.work)
-        cdef float* of
-        cdef double* od
-        cdef bint finite = True
         with nogil:
             if self.f32:
-                for j in range(d):
-                    if not isfinite((<float*>xp)[j]):
-                        finite = False
-                        break
-                if finite:
-                    fn_forward_single_f32(&self.layout, <float*>pp, <float*>wp,
-                                          <float*>xp, <float*>op)
-                    of = <float*>op
-                    for j in range(1, k):
-                        if of[j] > of[best]:
-                            best = j
+                best = _forward_row(&self.layout, <float*>pp, <float*>wp, <float*>xp,
+                                    <float*>op, d, k)
             else:
-                for j in range(d):
-                    if not isfinite((<double*>xp)[j]):
-                        finite = False
-                        break
-                if finite:
-                    fn_forward_single_f64(&self.layout, <double*>pp, <double*>wp,
-                                          <double*>xp, <double*>op)
-                    od = <double*>op
-                    for j in range(1, k):
-                        if od[j] > od[best]:
-                            best = j
-        if not finite:
-            return -1
+                best = _forward_row(&self.layout, <double*>pp, <double*>wp, <double*>xp,
+                                    <double*>op, d, k)
         return best
+
+
+cdef Py_ssize_t _forward_row(const fn_layout* layout, const floating* params,
+                             floating* work, const floating* x, floating* out,
+                             Py_ssize_t d, Py_ssize_t k) noexcept nogil:
+    # out (k) = outputs for one row x (d) by the fused C forward; returns -1 when x
+    # holds NaN or infinity (out untouched), else the index of the largest output.
+    cdef Py_ssize_t j, best = 0
+    for j in range(d):
+        if not isfinite(x[j]):
+            return -1
+    if floating is float:
+        fn_forward_single_f32(layout, params, work, x, out)
+    else:
+        fn_forward_single_f64(layout, params, work, x, out)
+    for j in range(1, k):
+        if out[j] > out[best]:
+            best = j
+    return best
 
 
 cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) noexcept nogil:
@@ -257,11 +253,9 @@ def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
     cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
     cdef floating[::1] work = plan.work
     if n == 1 and plan.capacity == 1:
-        with nogil:
-            if floating is float:
-                fn_forward_single_f32(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0])
-            else:
-                fn_forward_single_f64(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0])
+        with nogil:   # X was checked by the caller; the row's class is not needed here
+            _forward_row(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0],
+                         plan.sizes[0], k)
         return
     with nogil:
         for b in range((n + plan.capacity - 1) // plan.capacity):

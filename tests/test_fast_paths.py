@@ -18,6 +18,15 @@ from conftest import max_rel_diff
 EPOCH_TOL = {"float32": 1e-5, "float64": 1e-13}
 
 
+def _twins(net_args, dtype, data_seed, n=40):
+    """40 rows of data for the network, and two identical networks to train on it."""
+    sizes, activation, output = net_args
+    rng = np.random.default_rng(data_seed)
+    X = rng.standard_normal((n, sizes[0]))
+    y = rng.integers(0, sizes[-1], n) if output == "softmax" else rng.standard_normal((n, sizes[-1]))
+    return X, y, [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
+
+
 def _run_epoch(net, X, y, fused, batch_size=1, **kw):
     labels, targets = net._y(y, X.shape[0])
     X = net._X(X)
@@ -40,11 +49,7 @@ def _run_epoch(net, X, y, fused, batch_size=1, **kw):
     ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
 ])
 def test_fused_epoch_matches_general_path(net_args, options, dtype):
-    sizes, activation, output = net_args
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, sizes[0]))
-    y = rng.integers(0, sizes[-1], 40) if output == "softmax" else rng.standard_normal((40, sizes[-1]))
-    nets = [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
+    X, y, nets = _twins(net_args, dtype, data_seed=0)
     results = [_run_epoch(net, X, y, fused, **options) for net, fused in zip(nets, (True, False))]
     assert results[0][1] == results[1][1] == 40            # updates
     assert results[0][2] == results[1][2]                  # last step size
@@ -64,11 +69,8 @@ def test_fused_epoch_matches_general_path(net_args, options, dtype):
     ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
 ])
 def test_minibatch_sgd_folded_into_backward(net_args, batch_size, dtype):
+    X, y, nets = _twins(net_args, dtype, data_seed=1)
     sizes, activation, output = net_args
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((40, sizes[0]))
-    y = rng.integers(0, sizes[-1], 40) if output == "softmax" else rng.standard_normal((40, sizes[-1]))
-    nets = [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
     results = [_run_epoch(net, X, y, fused, batch_size=batch_size)
                for net, fused in zip(nets, (True, False))]
     assert results[0][1] == results[1][1] == -(-40 // batch_size)
