@@ -94,6 +94,7 @@ def main(argv=None):
             print("scaling and BLAS threads ...", flush=True)
             result["scaling"] = bench.scaling()
             result["threads"] = bench.threads_compare()
+            result["sweep"] = bench.sweep_throughput()
         print()
         print(bench.format_table(result))
         print(bench.format_extras(result))

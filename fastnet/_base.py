@@ -17,7 +17,10 @@ import time
 import warnings
 import zipfile
 
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastnet import _validation as check
 from fastnet._progress import Progress
@@ -155,8 +158,9 @@ class BaseMLP:
     [0, 1, 1, 0]
     """
 
-    def __init__(self, layer_sizes, activation="relu", output="softmax", dtype="float32",
-                 seed=None):
+    def __init__(self, layer_sizes: Sequence[int],
+                 activation: Union[str, Sequence[str]] = "relu", output: str = "softmax",
+                 dtype: Union[str, np.dtype] = "float32", seed: Optional[int] = None) -> None:
         sizes = check.check_layer_sizes(layer_sizes)
         self._activations = check.check_activations(activation, len(sizes) - 2)
         self._output = check.check_choice("output", output, check.OUTPUTS)
@@ -243,39 +247,59 @@ class BaseMLP:
     def _on_state_change(self):
         """Hook for implementations that cache per-model objects."""
 
+    # -- the arithmetic, supplied by each implementation ------------------------
+    def _forward(self, X):
+        """Outputs (n, k) of checked rows X (probabilities for softmax)."""
+        raise NotImplementedError
+
+    def _loss_and_gradients(self, X, labels, targets, with_grad):
+        """Mean loss of checked rows; with_grad ADDS its gradient into self._grads."""
+        raise NotImplementedError
+
+    def _make_trainer(self, batch_size):
+        """Whatever _train_epoch needs for the whole fit (workspaces)."""
+        raise NotImplementedError
+
+    def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
+                     lr_decay, momentum, l2, t0):
+        """SGD steps over the rows `order`, batch_size at a time, counting updates from
+        t0; returns (summed loss, updates done, last step size). Stops early, before
+        the step, at a NaN or infinite loss."""
+        raise NotImplementedError
+
     @property
-    def layer_sizes(self):
+    def layer_sizes(self) -> List[int]:
         """list of int: [inputs, hidden..., outputs]."""
         return list(self._sizes)
 
     @property
-    def activation(self):
+    def activation(self) -> List[str]:
         """list of str: the activation of each hidden layer."""
         return list(self._activations)
 
     @property
-    def output(self):
+    def output(self) -> str:
         """str: 'softmax' or 'linear'."""
         return self._output
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """numpy.dtype: float32 or float64; inputs are converted to it."""
         return self._dtype
 
     @property
-    def weights(self):
+    def weights(self) -> List[np.ndarray]:
         """list of ndarray: live views, weights[l] of shape (out, in); writing into them
         changes the model."""
         return list(self._weights)
 
     @property
-    def biases(self):
+    def biases(self) -> List[np.ndarray]:
         """list of ndarray: live views, biases[l] of shape (out,)."""
         return list(self._biases)
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """int: number of trainable parameters."""
         return self._params.size
 
@@ -295,33 +319,34 @@ class BaseMLP:
         return None, check.check_targets(y, n, k, self._dtype, name)
 
     # -- inference -----------------------------------------------------------
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> np.ndarray:
         """Outputs of the network, shape (n, k): probabilities for softmax, values
         for linear."""
         with self._reading():
             return self._forward(self._X(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class indices (n,) for softmax; outputs for linear, (n,) when k == 1."""
         out = self.forward(X)
         if self._output == "softmax":
             return np.argmax(out, axis=1)
         return out[:, 0] if out.shape[1] == 1 else out
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities (n, k); softmax networks only."""
         if self._output != "softmax":
             raise ValueError("predict_proba needs output='softmax'; this network is linear")
         return self.forward(X)
 
-    def loss(self, X, y):
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """Mean loss over the samples (cross-entropy or squared error), without l2."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
         with self._reading():
             return float(self._loss_and_gradients(X, labels, targets, False))
 
-    def gradients(self, X, y):
+    def gradients(self, X: ArrayLike,
+                  y: ArrayLike) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         """Gradients of the mean loss: (list of dW, list of db), new arrays shaped like
         weights and biases."""
         X = self._X(X)
@@ -331,7 +356,7 @@ class BaseMLP:
             self._loss_and_gradients(X, labels, targets, True)
             return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy for softmax; coefficient of determination R^2 for linear (averaged
         over outputs, as scikit-learn's r2_score)."""
         X = self._X(X)
@@ -351,9 +376,13 @@ class BaseMLP:
         return float(np.mean(r2))
 
     # -- training ------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=1, learning_rate=0.01, lr_decay=0.0,
-            momentum=0.0, l2=0.0, sampling="shuffle", validation_data=None, verbose=False,
-            callback=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 1,
+            learning_rate: float = 0.01, lr_decay: float = 0.0, momentum: float = 0.0,
+            l2: float = 0.0, sampling: str = "shuffle",
+            validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+            verbose: bool = False,
+            callback: Optional[Callable[[Dict[str, Any]], Any]] = None
+            ) -> Dict[str, Any]:
         """Train with stochastic gradient descent; the model keeps training from its
         current state.
 
@@ -424,7 +453,7 @@ class BaseMLP:
             Xv = self._X(Xv, "validation_data X")
             yv = self._y(yv, Xv.shape[0], "validation_data y")
 
-        history = {"loss": [], "learning_rate": [], "seconds": []}
+        history: Dict[str, Any] = {"loss": [], "learning_rate": [], "seconds": []}
         if validation_data is not None:
             history["val_loss"] = []
             history["val_accuracy" if self._output == "softmax" else "val_r2"] = []
@@ -496,7 +525,8 @@ class BaseMLP:
         err.history = history
         raise err
 
-    def export_c(self, path, name=None):
+    def export_c(self, path: Union[str, "os.PathLike[str]"],
+                 name: Optional[str] = None) -> Tuple[str, str]:
         """Write dependency-free C source (``path``) and header (``.h`` beside it):
         the weights as static arrays and one forward function, for inference where
         Python is not available. See fastnet.export.export_c for the C API.
@@ -510,7 +540,7 @@ class BaseMLP:
             return export_c(self, path, name)
 
     # -- persistence ---------------------------------------------------------
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the model to `path` (an .npz archive, no pickle): parameters, layout,
         activations, output, dtype, and the optimiser and sampling state needed to
         resume training."""

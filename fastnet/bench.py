@@ -285,6 +285,27 @@ def scaling(cfg_name="A", sizes=(1000, 10000, 100000), dtype="float32", repeats=
     return rows
 
 
+def sweep_throughput(models=8, workers=(1, 2), n=20000, repeats=3):
+    """Models trained per second when a sweep runs fits side by side in threads (fit
+    releases the GIL): config A networks, one epoch of per-sample SGD each."""
+    from concurrent.futures import ThreadPoolExecutor
+    cfg = CONFIGS["A"]
+    X, y = make_data(cfg, n, "float32")
+
+    def one(seed):
+        net = fastnet.MLP(cfg["sizes"], cfg["activation"], cfg["output"], seed=seed)
+        net.fit(X, y, **_fit_args(cfg))
+
+    rows = []
+    for w in workers:
+        with ThreadPoolExecutor(w) as pool:
+            run = lambda: list(pool.map(one, range(models)))  # noqa: E731
+            run()
+            seconds = _median_time(run, repeats)
+        rows.append({"workers": w, "models_per_s": models / seconds})
+    return rows
+
+
 def threads_compare(configs=("B", "C", "D", "F"), dtype="float32"):
     """fastnet with 1 BLAS thread vs the default (2 here), each in a fresh process
     (the BLAS thread count is fixed when the library loads)."""
@@ -368,6 +389,10 @@ def format_extras(result):
         for r in result["scaling"]:
             lines.append(f"  n = {r['samples']:>7}: {r['epoch_s']:.4f} s/epoch, "
                          f"{r['per_sample_s'] * 1e6:.3f} us/sample")
+    if result.get("sweep"):
+        lines.append("\nsweep throughput (config A fits in threads; fit releases the GIL)")
+        for r in result["sweep"]:
+            lines.append(f"  {r['workers']} worker(s): {r['models_per_s']:.1f} models/s")
     if result.get("threads"):
         lines.append("\nBLAS threads (fastnet, float32): 1 thread vs default")
         for r in result["threads"]:

@@ -107,6 +107,20 @@ class MLP(BaseMLP):
                                       lr_decay, momentum, l2, t0)
 
 
-def load(path):
-    """Load a model saved by MLP.save (either implementation) as a compiled MLP."""
+def load(path) -> MLP:
+    """Load a model saved by MLP.save (either implementation) as a compiled MLP.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a complete, consistent fastnet model file.
+    """
     return MLP._load(path)

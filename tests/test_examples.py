@@ -30,3 +30,11 @@ def test_zigzag_example(monkeypatch, tmp_path, capsys):
     except ImportError:
         return
     assert (tmp_path / "zigzag_fit.png").exists()
+
+
+def test_sweep_on_dask_example(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("distributed")
+    _run("sweep_dask.py", monkeypatch, tmp_path)
+    out = capsys.readouterr().out
+    assert "workers: 2" in out and "2 configurations" in out

@@ -81,3 +81,36 @@ def test_pipeline_cross_validation_and_grid_search():
                         {"hidden_layer_sizes": [(4,), (16,)], "learning_rate": [0.001, 0.01]},
                         cv=3, n_jobs=2).fit(X, y)
     assert grid.best_score_ > 0.8 and len(grid.cv_results_["params"]) == 4
+
+
+def test_grid_search_with_threads_matches_serial():
+    """fit releases the GIL: joblib's threading backend runs fits side by side, with
+    exactly the serial results."""
+    import joblib
+    X, y = make_classification(200, 8, random_state=4)
+    params = {"hidden_layer_sizes": [(8,), (16,)], "batch_size": [1, 16]}
+    serial = GridSearchCV(MLPClassifier(max_iter=10, random_state=0), params, cv=3).fit(X, y)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        threaded = GridSearchCV(MLPClassifier(max_iter=10, random_state=0), params, cv=3,
+                                n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(serial.cv_results_["mean_test_score"],
+                                  threaded.cv_results_["mean_test_score"])
+
+
+def test_grid_search_on_a_dask_cluster():
+    """A sweep on a real distributed.LocalCluster (scheduler and worker processes)
+    through joblib's dask backend; point Client at a real scheduler's address instead."""
+    pytest.importorskip("distributed")
+    import joblib
+    from distributed import Client, LocalCluster
+    X, y = make_classification(150, 6, random_state=5)
+    params = {"hidden_layer_sizes": [(4,), (12,)], "learning_rate": [0.001, 0.01]}
+    serial = GridSearchCV(MLPClassifier(max_iter=15, random_state=0), params, cv=3).fit(X, y)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        with joblib.parallel_backend("dask"):
+            on_dask = GridSearchCV(MLPClassifier(max_iter=15, random_state=0), params,
+                                   cv=3, n_jobs=-1).fit(X, y)
+    np.testing.assert_array_equal(serial.cv_results_["mean_test_score"],
+                                  on_dask.cv_results_["mean_test_score"])
