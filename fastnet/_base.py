@@ -3,10 +3,10 @@
 Everything here is plain Python and NumPy: argument checking, parameter layout and
 initialisation, the epoch loop around the per-epoch work, scoring and the file
 format. The arithmetic (forward, backward, SGD steps) is left to four methods each
-implementation provides: ``_forward`` (outputs of checked rows), ``_loss_and_gradients`` (mean loss,
-optionally ADDING its gradient into ``self._grads``), ``_make_trainer`` (per-fit
-workspace) and ``_train_epoch`` (one epoch of SGD steps over a given order). Sharing this part is what makes the two a drop-in pair: same
-seed, same weights; same sampling order; same exceptions.
+implementation provides (declared below on BaseMLP): ``_forward``,
+``_loss_and_gradients``, ``_make_trainer`` and ``_train_epoch``. Sharing this part
+is what makes the two a drop-in pair: same seed, same weights; same sampling order;
+same exceptions.
 """
 import contextlib
 import json
@@ -252,19 +252,20 @@ class BaseMLP:
         """Outputs (n, k) of checked rows X (probabilities for softmax)."""
         raise NotImplementedError
 
-    def _loss_and_gradients(self, X, labels, targets, with_grad):
-        """Mean loss of checked rows; with_grad ADDS its gradient into self._grads."""
+    def _loss_and_gradients(self, X, labels, targets, with_grad, weights=None):
+        """Mean loss of checked rows (each row's loss times its weight, when given);
+        with_grad ADDS its gradient into self._grads."""
         raise NotImplementedError
 
     def _make_trainer(self, batch_size):
         """Whatever _train_epoch needs for the whole fit (workspaces)."""
         raise NotImplementedError
 
-    def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
-                     lr_decay, momentum, l2, t0):
+    def _train_epoch(self, trainer, X, labels, targets, weights, order, batch_size,
+                     learning_rate, lr_decay, momentum, l2, t0):
         """SGD steps over the rows `order`, batch_size at a time, counting updates from
-        t0; returns (summed loss, updates done, last step size). Stops early, before
-        the step, at a NaN or infinite loss."""
+        t0 (weights: None or per-row loss weights); returns (summed loss, updates done,
+        last step size). Stops early, before the step, at a NaN or infinite loss."""
         raise NotImplementedError
 
     @property
@@ -311,6 +312,10 @@ class BaseMLP:
     def _X(self, X, name="X"):
         return check.check_X(X, self._sizes[0], self._dtype, name)
 
+    def _sample_weights(self, sample_weight, n):
+        return None if sample_weight is None else \
+            check.check_sample_weight(sample_weight, n, self._dtype)
+
     def _y(self, y, n, name="y"):
         """(labels, targets): exactly one is an array, per the output."""
         k = self._sizes[-1]
@@ -338,22 +343,26 @@ class BaseMLP:
             raise ValueError("predict_proba needs output='softmax'; this network is linear")
         return self.forward(X)
 
-    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Mean loss over the samples (cross-entropy or squared error), without l2."""
+    def loss(self, X: ArrayLike, y: ArrayLike,
+             sample_weight: Optional[ArrayLike] = None) -> float:
+        """Mean loss over the samples (cross-entropy or squared error), without l2;
+        with sample_weight, the mean of each sample's loss times its weight."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
+        weights = self._sample_weights(sample_weight, X.shape[0])
         with self._reading():
-            return float(self._loss_and_gradients(X, labels, targets, False))
+            return float(self._loss_and_gradients(X, labels, targets, False, weights))
 
-    def gradients(self, X: ArrayLike,
-                  y: ArrayLike) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Gradients of the mean loss: (list of dW, list of db), new arrays shaped like
-        weights and biases."""
+    def gradients(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None
+                  ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Gradients of the mean loss (weighted as in loss): (list of dW, list of db),
+        new arrays shaped like weights and biases."""
         X = self._X(X)
         labels, targets = self._y(y, X.shape[0])
+        weights = self._sample_weights(sample_weight, X.shape[0])
         with self._reading():
             self._grads[...] = 0
-            self._loss_and_gradients(X, labels, targets, True)
+            self._loss_and_gradients(X, labels, targets, True, weights)
             return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
@@ -381,8 +390,8 @@ class BaseMLP:
             l2: float = 0.0, sampling: str = "shuffle",
             validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
             verbose: bool = False,
-            callback: Optional[Callable[[Dict[str, Any]], Any]] = None
-            ) -> Dict[str, Any]:
+            callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+            sample_weight: Optional[ArrayLike] = None) -> Dict[str, Any]:
         """Train with stochastic gradient descent; the model keeps training from its
         current state.
 
@@ -418,6 +427,10 @@ class BaseMLP:
             Called after every epoch with that epoch's record (a dict: "epoch",
             "loss", "learning_rate", "seconds", and the validation figures); a true
             return value stops training there (``history["stopped"] = True``).
+        sample_weight : array-like of shape (n,), optional
+            Non-negative weights: each sample's loss (and so its gradient) is
+            multiplied by its weight; a batch's loss is the mean over the batch of the
+            weighted losses. All ones gives exactly the unweighted training.
 
         Returns
         -------
@@ -436,6 +449,7 @@ class BaseMLP:
         X = self._X(X)
         n = X.shape[0]
         labels, targets = self._y(y, n)
+        weights = self._sample_weights(sample_weight, n)
         epochs = check.check_positive_int("epochs", epochs)
         batch_size = min(check.check_positive_int("batch_size", batch_size), n)
         learning_rate = check.check_real("learning_rate", learning_rate, 0, low_open=True)
@@ -477,7 +491,7 @@ class BaseMLP:
                     stop = min(n, done + chunk)
                     tick = time.perf_counter()
                     part, updates, eta = self._train_epoch(
-                        trainer, X, labels, targets, order[done:stop], batch_size,
+                        trainer, X, labels, targets, weights, order[done:stop], batch_size,
                         learning_rate, lr_decay, momentum, l2, self._updates)
                     self._updates += updates
                     if updates < -(-(stop - done) // batch_size):

@@ -48,7 +48,8 @@ typedef struct {
 } fn_sgd;
 
 /* One epoch of per-sample SGD over rows order[0..n) of X (n_rows, sizes[0]).
- * labels (softmax) or targets (linear, (n_rows, sizes[L])) gives the truth.
+ * labels (softmax) or targets (linear, (n_rows, sizes[L])) gives the truth; weights
+ * (n_rows, or NULL for all 1) multiplies each sample's loss and gradient.
  * work holds 2 * cum[L+1] values (activations, then deltas). velocity is touched
  * only when momentum != 0. Returns the summed loss of the samples, each measured
  * before its own update; *last_eta receives the last step size and *updates the
@@ -56,12 +57,14 @@ typedef struct {
  * loop stops before that sample's step). */
 double fn_sgd_epoch_single_f32(const fn_layout *net, float *params, float *velocity,
                                float *work, const float *X, const Py_ssize_t *labels,
-                               const float *targets, const Py_ssize_t *order,
+                               const float *targets, const float *weights,
+                               const Py_ssize_t *order,
                                Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
                                Py_ssize_t *updates);
 double fn_sgd_epoch_single_f64(const fn_layout *net, double *params, double *velocity,
                                double *work, const double *X, const Py_ssize_t *labels,
-                               const double *targets, const Py_ssize_t *order,
+                               const double *targets, const double *weights,
+                               const Py_ssize_t *order,
                                Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
                                Py_ssize_t *updates);
 

@@ -244,7 +244,8 @@ FN_INLINE void FN(bias_step)(REAL *restrict b, REAL *restrict v,
 FN_MULTIVERSION
 double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocity,
                                REAL *work, const REAL *X, const Py_ssize_t *labels,
-                               const REAL *targets, const Py_ssize_t *order,
+                               const REAL *targets, const REAL *weights,
+                               const Py_ssize_t *order,
                                Py_ssize_t n, const fn_sgd *cfg, double *last_eta,
                                Py_ssize_t *updates)
 {
@@ -260,13 +261,14 @@ double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocit
         REAL *out = acts + net->cum[L], *dout = deltas + net->cum[L];
 
         REAL step_loss;
+        const REAL w = weights != NULL ? weights[r] : 1;   /* 1: bitwise unweighted */
         FN(forward_one)(net, params, acts, x);
         if (net->output == OUT_SOFTMAX) {
             step_loss = FN(softmax_xent)(out, k, labels[r]);
             /* d(-log p_y)/dz = p - onehot(y): see _kernels.pyx */
             for (j = 0; j < k; j++)
-                dout[j] = out[j];
-            dout[labels[r]] = out[labels[r]] - 1;
+                dout[j] = out[j] * w;
+            dout[labels[r]] = (out[labels[r]] - 1) * w;
         } else {
             const REAL *t = targets + r * k;
             REAL res;
@@ -274,12 +276,12 @@ double FN(fn_sgd_epoch_single)(const fn_layout *net, REAL *params, REAL *velocit
             for (j = 0; j < k; j++) {
                 res = out[j] - t[j];
                 step_loss += res * res;
-                dout[j] = 2 * res;
+                dout[j] = (2 * res) * w;
             }
         }
         if (!isfinite(step_loss))
             break;        /* diverged: stop before this step; the caller decides */
-        total += step_loss;
+        total += weights != NULL ? step_loss * w : step_loss;
 
         eta_d = cfg->learning_rate / (1.0 + cfg->lr_decay * (double)(cfg->t0 + i));
         const REAL eta = (REAL)eta_d;

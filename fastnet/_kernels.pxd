@@ -59,22 +59,27 @@ cdef void _activation_forward(int code, floating* out, const floating* z,
 cdef void _activation_backward(int code, floating* dz, const floating* dout,
                                const floating* out, Py_ssize_t m) noexcept nogil
 
-# probs (n, k) = softmax(logits (n, k)); returns the SUM over rows of -log p[label]
-# (callers divide by their batch size). probs may alias logits.
+# Sample weights: `weights` (n) multiplies each row's loss and so its gradient; NULL
+# means every weight is 1 (and then the results are bitwise those without weights).
+#
+# probs (n, k) = softmax(logits (n, k)); returns the SUM over rows of
+# weights[i] * -log p[label] (callers divide by their batch size). probs may alias logits.
 cdef double _softmax_xent_forward(floating* probs, const floating* logits,
-                                  const Py_ssize_t* labels, Py_ssize_t n,
-                                  Py_ssize_t k) noexcept nogil
-# dlogits (n, k) = scale * (probs - onehot(labels)); scale is 1 / batch size.
+                                  const Py_ssize_t* labels, const floating* weights,
+                                  Py_ssize_t n, Py_ssize_t k) noexcept nogil
+# dlogits (n, k) = scale * weights[i] * (probs - onehot(labels)); scale is 1 / batch size.
 cdef void _softmax_xent_backward(floating* dlogits, const floating* probs,
-                                 const Py_ssize_t* labels, Py_ssize_t n,
-                                 Py_ssize_t k, floating scale) noexcept nogil
-# Returns the SUM over rows of sum_j (pred - target)^2 (no 1/2 factor, as in the lecture).
+                                 const Py_ssize_t* labels, const floating* weights,
+                                 Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil
+# Returns the SUM over rows of weights[i] * sum_j (pred - target)^2 (no 1/2 factor, as in
+# the lecture).
 cdef double _squared_error_forward(const floating* pred, const floating* target,
-                                   Py_ssize_t n, Py_ssize_t k) noexcept nogil
-# dpred (n, k) = scale * 2 (pred - target)
+                                   const floating* weights, Py_ssize_t n,
+                                   Py_ssize_t k) noexcept nogil
+# dpred (n, k) = scale * weights[i] * 2 (pred - target)
 cdef void _squared_error_backward(floating* dpred, const floating* pred,
-                                  const floating* target, Py_ssize_t n,
-                                  Py_ssize_t k, floating scale) noexcept nogil
+                                  const floating* target, const floating* weights,
+                                  Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil
 
 # One SGD step over the flat parameter buffer (m entries, the first n_weights of
 # which are weights and take the l2 term):

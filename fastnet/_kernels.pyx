@@ -220,11 +220,11 @@ cdef void _activation_backward(int code, floating* dz, const floating* dout,
 # ---------------------------------------------------------------------------
 
 cdef double _softmax_xent_forward(floating* probs, const floating* logits,
-                                  const Py_ssize_t* labels, Py_ssize_t n,
-                                  Py_ssize_t k) noexcept nogil:
-    # probs is (n, k), logits is (n, k), labels is (n)
+                                  const Py_ssize_t* labels, const floating* weights,
+                                  Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    # probs is (n, k), logits is (n, k), labels is (n), weights is (n) or NULL
     cdef Py_ssize_t i, j
-    cdef floating mx, s, e, z_label
+    cdef floating mx, s, e, z_label, row
     cdef const floating* z
     cdef floating* p
     cdef double total = 0
@@ -245,25 +245,29 @@ cdef double _softmax_xent_forward(floating* probs, const floating* logits,
         for j in range(k):
             p[j] = p[j] / s
         # -log p_y = log(sum_j exp(z_j - max)) - (z_y - max): the stable log-softmax.
-        total += _log(s) - z_label
+        row = _log(s) - z_label
+        total += row if weights == NULL else row * weights[i]
     return total
 
 
 cdef void _softmax_xent_backward(floating* dlogits, const floating* probs,
-                                 const Py_ssize_t* labels, Py_ssize_t n,
-                                 Py_ssize_t k, floating scale) noexcept nogil:
+                                 const Py_ssize_t* labels, const floating* weights,
+                                 Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil:
     # d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y
     # cancel, so the combined gradient needs only the saved probabilities.
     cdef Py_ssize_t i, j
+    cdef floating row_scale
     for i in range(n):
+        row_scale = scale if weights == NULL else scale * weights[i]
         for j in range(k):
-            dlogits[i * k + j] = probs[i * k + j] * scale
-        dlogits[i * k + labels[i]] = (probs[i * k + labels[i]] - 1) * scale
+            dlogits[i * k + j] = probs[i * k + j] * row_scale
+        dlogits[i * k + labels[i]] = (probs[i * k + labels[i]] - 1) * row_scale
 
 
 cdef double _squared_error_forward(const floating* pred, const floating* target,
-                                   Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    # pred is (n, k), target is (n, k)
+                                   const floating* weights, Py_ssize_t n,
+                                   Py_ssize_t k) noexcept nogil:
+    # pred is (n, k), target is (n, k), weights is (n) or NULL
     cdef Py_ssize_t i, j
     cdef floating r, row
     cdef double total = 0
@@ -272,16 +276,19 @@ cdef double _squared_error_forward(const floating* pred, const floating* target,
         for j in range(k):
             r = pred[i * k + j] - target[i * k + j]
             row = row + r * r
-        total += row
+        total += row if weights == NULL else row * weights[i]
     return total
 
 
 cdef void _squared_error_backward(floating* dpred, const floating* pred,
-                                  const floating* target, Py_ssize_t n,
-                                  Py_ssize_t k, floating scale) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n * k):
-        dpred[i] = (2 * (pred[i] - target[i])) * scale
+                                  const floating* target, const floating* weights,
+                                  Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating row_scale
+    for i in range(n):
+        row_scale = scale if weights == NULL else scale * weights[i]
+        for j in range(k):
+            dpred[i * k + j] = (2 * (pred[i * k + j] - target[i * k + j])) * row_scale
 
 
 # ---------------------------------------------------------------------------
@@ -430,47 +437,61 @@ def _check_labels(const Py_ssize_t[::1] labels, Py_ssize_t n, Py_ssize_t k):
             raise ValueError(f"labels[{i}] = {labels[i]} is outside 0..{k - 1}")
 
 
+cdef const floating* _weights_ptr(const floating[::1] weights, Py_ssize_t n) except? NULL:
+    if weights is None:
+        return NULL
+    if weights.shape[0] != n:
+        raise ValueError(f"weights has length {weights.shape[0]}, expected {n}")
+    return &weights[0]
+
+
 def softmax_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
-                         const Py_ssize_t[::1] labels):
-    """probs = softmax(logits); returns the mean of -log probs[i, labels[i]]."""
+                         const Py_ssize_t[::1] labels, const floating[::1] weights=None):
+    """probs = softmax(logits); returns the mean of weights[i] * -log probs[i, labels[i]]
+    (weights None: all 1)."""
     cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1]
     cdef double total
     _check_same(probs, logits, "probs", "logits")
     _check_labels(labels, n, k)
+    cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        total = _softmax_xent_forward(&probs[0, 0], &logits[0, 0], &labels[0], n, k)
+        total = _softmax_xent_forward(&probs[0, 0], &logits[0, 0], &labels[0], w, n, k)
     return total / n
 
 
 def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] probs,
-                          const Py_ssize_t[::1] labels):
-    """dlogits = (probs - onehot(labels)) / n: the gradient of the mean loss."""
+                          const Py_ssize_t[::1] labels, const floating[::1] weights=None):
+    """dlogits = weights[i] * (probs - onehot(labels)) / n: the gradient of the mean loss."""
     cdef Py_ssize_t n = probs.shape[0], k = probs.shape[1]
     _check_same(dlogits, probs, "dlogits", "probs")
     _check_labels(labels, n, k)
+    cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        _softmax_xent_backward(&dlogits[0, 0], &probs[0, 0], &labels[0], n, k,
+        _softmax_xent_backward(&dlogits[0, 0], &probs[0, 0], &labels[0], w, n, k,
                                <floating>1 / n)
 
 
-def squared_error_forward(const floating[:, ::1] pred, const floating[:, ::1] target):
-    """Mean over rows of sum_j (pred - target)**2."""
+def squared_error_forward(const floating[:, ::1] pred, const floating[:, ::1] target,
+                          const floating[::1] weights=None):
+    """Mean over rows of weights[i] * sum_j (pred - target)**2 (weights None: all 1)."""
     cdef Py_ssize_t n = pred.shape[0], k = pred.shape[1]
     cdef double total
     _check_same(target, pred, "target", "pred")
+    cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        total = _squared_error_forward(&pred[0, 0], &target[0, 0], n, k)
+        total = _squared_error_forward(&pred[0, 0], &target[0, 0], w, n, k)
     return total / n
 
 
 def squared_error_backward(floating[:, ::1] dpred, const floating[:, ::1] pred,
-                           const floating[:, ::1] target):
-    """dpred = 2 (pred - target) / n: the gradient of the mean loss."""
+                           const floating[:, ::1] target, const floating[::1] weights=None):
+    """dpred = weights[i] * 2 (pred - target) / n: the gradient of the mean loss."""
     cdef Py_ssize_t n = pred.shape[0], k = pred.shape[1]
     _check_same(dpred, pred, "dpred", "pred")
     _check_same(target, pred, "target", "pred")
+    cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        _squared_error_backward(&dpred[0, 0], &pred[0, 0], &target[0, 0], n, k,
+        _squared_error_backward(&dpred[0, 0], &pred[0, 0], &target[0, 0], w, n, k,
                                 <floating>1 / n)
 
 

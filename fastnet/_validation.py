@@ -154,3 +154,18 @@ def check_real(name, value, low, high=np.inf, low_open=False, high_open=False):
         hi = ")" if high_open or high == np.inf else "]"
         raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
     return v
+
+
+def check_sample_weight(w, n, dtype, name="sample_weight"):
+    """Non-negative, finite weights, one per sample, as a C-contiguous array of dtype."""
+    arr = _as_numeric_array(name, w)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), one weight per sample, got "
+                         f"{arr.shape}")
+    _check_finite(name, arr)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative")
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(name, out)
+    return out

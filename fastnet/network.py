@@ -88,23 +88,23 @@ class MLP(BaseMLP):
             plan = self._forward_plans[FORWARD_CHUNK] = self._plan(FORWARD_CHUNK)
         return plan
 
-    def _loss_and_gradients(self, X, labels, targets, with_grad):
+    def _loss_and_gradients(self, X, labels, targets, with_grad, weights=None):
         return _train.loss_and_gradients(self._chunk_plan(), self._params,
                                          self._grads if with_grad else None,
-                                         X, labels, targets)
+                                         X, labels, targets, weights)
 
     def _make_trainer(self, batch_size):
         return self._plan(batch_size)
 
-    def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
-                     lr_decay, momentum, l2, t0):
+    def _train_epoch(self, trainer, X, labels, targets, weights, order, batch_size,
+                     learning_rate, lr_decay, momentum, l2, t0):
         work = batch_size * max(a * b for a, b in zip(self._sizes, self._sizes[1:]))
         threads = limit_blas_threads(1) if 1 < batch_size and work < ONE_THREAD_BELOW \
             else contextlib.nullcontext()
         with threads:
             return _train.train_epoch(trainer, self._params, self._grads, self._velocity, X,
-                                      labels, targets, order, batch_size, learning_rate,
-                                      lr_decay, momentum, l2, t0)
+                                      labels, targets, weights, order, batch_size,
+                                      learning_rate, lr_decay, momentum, l2, t0)
 
 
 def load(path) -> MLP:

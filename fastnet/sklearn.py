@@ -4,7 +4,7 @@ optional dependency: ``pip install scikit-learn``).
 ``MLPClassifier`` and ``MLPRegressor`` follow scikit-learn's conventions:
 get_params/set_params, fit/predict/score, partial_fit, classes_ of any label type,
 n_features_in_, warm_start, early_stopping (restoring the best weights), random_state
-and loss_curve_. They work inside Pipeline, cross_val_score and GridSearchCV.
+and loss_curve_. They work inside Pipeline, cross_val_score and GridSearchCV; sample_weight in fit and partial_fit.
 """
 import numbers
 import warnings
@@ -17,7 +17,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("fastnet.sklearn needs scikit-learn: pip install scikit-learn") from exc
 
@@ -94,12 +94,14 @@ class _FastnetMLP(BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{self.validation_fraction!r}")
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
         X, y = _validate_data(self, X, y, reset=first, multi_output=self._output == "linear",
                               y_numeric=self._output == "linear", dtype=[np.float64, np.float32])
         target = self._encode(y, first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if first:
             self._new_network(X.shape[1])
             self.loss_curve_, self.n_iter_, self.best_loss_ = [], 0, np.inf
@@ -107,26 +109,28 @@ class _FastnetMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
         if incremental:
             history = self.net_.fit(X, target, epochs=1, verbose=self.verbose,
-                                    **self._fit_args(len(X)))
+                                    sample_weight=sample_weight, **self._fit_args(len(X)))
             self.loss_curve_.append(history["loss"][0])
             self.n_iter_ += 1
             return self
         validation = None
         if self.early_stopping:
             stratify = target if self._output == "softmax" else None
+            seed = check_random_state(self.random_state).randint(2 ** 31 - 1)
+            parts = [X, target] + ([] if sample_weight is None else [sample_weight])
             try:
-                X, Xv, target, yv = train_test_split(
-                    X, target, test_size=self.validation_fraction, stratify=stratify,
-                    random_state=check_random_state(self.random_state).randint(2 ** 31 - 1))
+                split = train_test_split(*parts, test_size=self.validation_fraction,
+                                         stratify=stratify, random_state=seed)
             except ValueError:   # too few samples of a class to stratify
-                X, Xv, target, yv = train_test_split(
-                    X, target, test_size=self.validation_fraction,
-                    random_state=check_random_state(self.random_state).randint(2 ** 31 - 1))
+                split = train_test_split(*parts, test_size=self.validation_fraction,
+                                         random_state=seed)
+            X, Xv, target, yv = split[:4]
+            sample_weight = None if sample_weight is None else split[4]
             validation = (Xv, yv)
         best_params, stall = None, 0
         for _ in range(self.max_iter):
             history = self.net_.fit(X, target, epochs=1, verbose=self.verbose,
-                                    **self._fit_args(len(X)))
+                                    sample_weight=sample_weight, **self._fit_args(len(X)))
             loss = history["loss"][0]
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
@@ -151,19 +155,21 @@ class _FastnetMLP(BaseEstimator):
             self.net_._params[...] = best_params
         return self
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train from scratch (or from the current weights with warm_start).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Each sample's loss is multiplied by its weight.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def _predict_raw(self, X):
         check_is_fitted(self, "net_")
@@ -228,7 +234,7 @@ class MLPClassifier(ClassifierMixin, _FastnetMLP):
             raise ValueError(f"y holds labels not in classes_: {unknown[:5]!r}")
         return codes
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y); the first call must name all classes.
 
         Returns
@@ -246,7 +252,7 @@ class MLPClassifier(ClassifierMixin, _FastnetMLP):
             self.loss_curve_, self.n_iter_, self.best_loss_ = [], 0, np.inf
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes {classes!r} differ from the first call's {self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of classes_."""
@@ -285,14 +291,14 @@ class MLPRegressor(RegressorMixin, _FastnetMLP):
             self._y_scale = np.where(std > 0, std, 1.0)
         return (y.reshape(len(y), -1) - self._y_mean) / self._y_scale
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets, shape (n,) when fitted on 1-D y."""

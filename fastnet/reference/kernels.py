@@ -53,8 +53,14 @@ def relu_backward(dz, dout, out):
     dz[...] = np.where(out > 0, dout, 0)
 
 
-def softmax_xent_forward(probs, logits, labels):
-    """probs = softmax(logits), rows; returns the mean of -log probs[i, labels[i]].
+def _row_scale(scale, weights, n):
+    """Per-row factor of the loss gradient: scale, times the sample weights if any."""
+    return scale if weights is None else (scale * weights).reshape(n, 1)
+
+
+def softmax_xent_forward(probs, logits, labels, weights=None):
+    """probs = softmax(logits), rows; returns the mean of weights[i] * -log
+    probs[i, labels[i]] (weights None: all 1).
 
     Stable: the row max is subtracted before exp, and the loss is the log-softmax
     log(sum_j exp(z_j - max)) - (z_y - max), never log of a probability that may be 0.
@@ -65,31 +71,40 @@ def softmax_xent_forward(probs, logits, labels):
     e = np.exp(shifted)
     s = e.sum(axis=1, keepdims=True)
     probs[...] = e / s
-    return float(np.sum((np.log(s[:, 0]) - z_label).astype(np.float64)) / n)
+    rows = np.log(s[:, 0]) - z_label
+    if weights is not None:
+        rows = rows * weights
+    return float(np.sum(rows.astype(np.float64)) / n)
 
 
-def softmax_xent_backward(dlogits, probs, labels):
-    """dlogits = (probs - onehot(labels)) / n.
+def softmax_xent_backward(dlogits, probs, labels, weights=None):
+    """dlogits = weights[i] * (probs - onehot(labels)) / n.
 
     d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y
     cancel, so the gradient of the mean loss needs only the saved probabilities.
     """
     n = probs.shape[0]
-    scale = probs.dtype.type(1) / probs.dtype.type(n)
+    scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
     rows = np.arange(n)
     dlogits[...] = probs * scale
-    dlogits[rows, labels] = (probs[rows, labels] - 1) * scale
+    label_scale = scale if weights is None else scale[:, 0]
+    dlogits[rows, labels] = (probs[rows, labels] - 1) * label_scale
 
 
-def squared_error_forward(pred, target):
-    """Mean over rows of sum_j (pred - target)**2 (no 1/2 factor, as in the lecture)."""
+def squared_error_forward(pred, target, weights=None):
+    """Mean over rows of weights[i] * sum_j (pred - target)**2 (no 1/2 factor, as in the
+    lecture; weights None: all 1)."""
     r = pred - target
-    return float(np.sum((r * r).sum(axis=1).astype(np.float64)) / pred.shape[0])
+    rows = (r * r).sum(axis=1)
+    if weights is not None:
+        rows = rows * weights
+    return float(np.sum(rows.astype(np.float64)) / pred.shape[0])
 
 
-def squared_error_backward(dpred, pred, target):
-    """dpred = 2 (pred - target) / n: the gradient of the mean loss."""
-    scale = pred.dtype.type(1) / pred.dtype.type(pred.shape[0])
+def squared_error_backward(dpred, pred, target, weights=None):
+    """dpred = weights[i] * 2 (pred - target) / n: the gradient of the mean loss."""
+    n = pred.shape[0]
+    scale = _row_scale(pred.dtype.type(1) / pred.dtype.type(n), weights, n)
     dpred[...] = (2 * (pred - target)) * scale
 
 

@@ -98,46 +98,50 @@ class ReLU(_Activation):
 class SoftmaxCrossEntropy:
     """Softmax output with cross-entropy loss, L = mean over rows of -log p_y.
 
-    forward(logits, labels) returns the loss and saves the probabilities;
-    backward() returns dL/dlogits = (p - onehot(y)) / n.
+    forward(logits, labels, weights=None) returns the loss (each row's times its
+    weight, when given) and saves the probabilities; backward() returns
+    dL/dlogits = weights * (p - onehot(y)) / n.
     """
 
     kernels = _numpy_kernels
 
     def __init__(self):
-        self.probs = self.labels = None
+        self.probs = self.labels = self.weights = None
 
-    def forward(self, logits, labels):
+    def forward(self, logits, labels, weights=None):
         logits = np.ascontiguousarray(logits)
         self.labels = np.ascontiguousarray(labels, dtype=np.intp)
+        self.weights = None if weights is None else _as(weights, logits.dtype)
         self.probs = np.empty_like(logits)
-        return self.kernels.softmax_xent_forward(self.probs, logits, self.labels)
+        return self.kernels.softmax_xent_forward(self.probs, logits, self.labels, self.weights)
 
     def backward(self):
         dlogits = np.empty_like(self.probs)
-        self.kernels.softmax_xent_backward(dlogits, self.probs, self.labels)
+        self.kernels.softmax_xent_backward(dlogits, self.probs, self.labels, self.weights)
         return dlogits
 
 
 class SquaredError:
     """Linear output with squared error, L = mean over rows of sum_j (pred_j - y_j)^2.
 
-    forward(pred, target) returns the loss; backward() returns 2 (pred - y) / n.
+    forward(pred, target, weights=None) returns the loss (each row's times its weight,
+    when given); backward() returns weights * 2 (pred - y) / n.
     """
 
     kernels = _numpy_kernels
 
     def __init__(self):
-        self.pred = self.target = None
+        self.pred = self.target = self.weights = None
 
-    def forward(self, pred, target):
+    def forward(self, pred, target, weights=None):
         self.pred = np.ascontiguousarray(pred)
         self.target = _as(target, self.pred.dtype).reshape(self.pred.shape)
-        return self.kernels.squared_error_forward(self.pred, self.target)
+        self.weights = None if weights is None else _as(weights, self.pred.dtype)
+        return self.kernels.squared_error_forward(self.pred, self.target, self.weights)
 
     def backward(self):
         dpred = np.empty_like(self.pred)
-        self.kernels.squared_error_backward(dpred, self.pred, self.target)
+        self.kernels.squared_error_backward(dpred, self.pred, self.target, self.weights)
         return dpred
 
 

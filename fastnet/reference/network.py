@@ -37,9 +37,9 @@ class MLP(BaseMLP):
             return probs
         return out
 
-    def _loss_and_gradients(self, X, labels, targets, with_grad):
+    def _loss_and_gradients(self, X, labels, targets, with_grad, weights=None):
         loss = self._head.forward(self._logits(X),
-                                  labels if self._output == "softmax" else targets)
+                                  labels if self._output == "softmax" else targets, weights)
         if with_grad:
             d = self._head.backward()
             for l in range(len(self._dense) - 1, -1, -1):
@@ -51,24 +51,24 @@ class MLP(BaseMLP):
     def _make_trainer(self, batch_size):
         return None
 
-    def _train_epoch(self, trainer, X, labels, targets, order, batch_size, learning_rate,
-                     lr_decay, momentum, l2, t0):
-        total, t, eta = 0.0, t0, learning_rate
+    def _train_epoch(self, trainer, X, labels, targets, weights, order, batch_size,
+                     learning_rate, lr_decay, momentum, l2, t0):
         # Overflow on the way to divergence is reported by fit as one clear error
         # (as the compiled code does), not as a stream of NumPy warnings.
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._steps(X, labels, targets, order, batch_size, learning_rate,
-                               lr_decay, momentum, l2, t0)
+            return self._steps(X, labels, targets, weights, order, batch_size,
+                               learning_rate, lr_decay, momentum, l2, t0)
 
-    def _steps(self, X, labels, targets, order, batch_size, learning_rate, lr_decay,
-               momentum, l2, t0):
+    def _steps(self, X, labels, targets, weights, order, batch_size, learning_rate,
+               lr_decay, momentum, l2, t0):
         total, t, eta = 0.0, t0, learning_rate
         for start in range(0, order.shape[0], batch_size):
             idx = order[start:start + batch_size]
             self._grads[...] = 0
             loss = self._loss_and_gradients(
                 X[idx], None if labels is None else labels[idx],
-                None if targets is None else targets[idx], True)
+                None if targets is None else targets[idx], True,
+                None if weights is None else weights[idx])
             if not np.isfinite(loss):
                 break     # diverged: this step is not taken; the caller decides
             total += loss * idx.shape[0]
