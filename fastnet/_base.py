@@ -52,6 +52,17 @@ def check_fits_in_memory(nbytes, what):
 CHUNK_SECONDS = 0.1
 
 
+class History(dict):
+    """What fit returns: a dict of per-epoch lists ("loss", "learning_rate", "seconds",
+    and "val_loss" with "val_accuracy" or "val_r2" when validation data was given)."""
+
+    def plot(self, path=None):
+        """Draw the loss and validation curves (matplotlib); save a PNG to `path`.
+        Returns the matplotlib Figure."""
+        from fastnet.plotting import plot_history
+        return plot_history(self, path)
+
+
 class _StopOnInterrupt:
     """During fit, a first Ctrl-C asks training to stop after the current chunk of
     steps (fit then returns normally, the model at a completed step); a second one
@@ -391,7 +402,7 @@ class BaseMLP:
             validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
             verbose: bool = False,
             callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
-            sample_weight: Optional[ArrayLike] = None) -> Dict[str, Any]:
+            sample_weight: Optional[ArrayLike] = None) -> "History":
         """Train with stochastic gradient descent; the model keeps training from its
         current state.
 
@@ -434,7 +445,8 @@ class BaseMLP:
 
         Returns
         -------
-        history : dict of lists, one entry per epoch
+        history : History (a dict of lists, one entry per epoch; ``history.plot(path)``
+            draws it)
             "loss": mean loss of the epoch's samples, each measured just before the
             step it took part in; "learning_rate": the last step size of the epoch;
             "seconds": wall time; with validation_data, "val_loss" and "val_accuracy"
@@ -467,7 +479,7 @@ class BaseMLP:
             Xv = self._X(Xv, "validation_data X")
             yv = self._y(yv, Xv.shape[0], "validation_data y")
 
-        history: Dict[str, Any] = {"loss": [], "learning_rate": [], "seconds": []}
+        history = History(loss=[], learning_rate=[], seconds=[])
         if validation_data is not None:
             history["val_loss"] = []
             history["val_accuracy" if self._output == "softmax" else "val_r2"] = []

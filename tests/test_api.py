@@ -188,6 +188,9 @@ def test_plot_history(tmp_path, monkeypatch):
         fig = fastnet.plot_history(history, tmp_path / "h.png")
         assert (tmp_path / "h.png").stat().st_size > 1000
         assert len(fig.axes) == 2                    # loss, and accuracy on its own axis
+        history.plot(tmp_path / "h2.png")            # the same, from the history itself
+        assert (tmp_path / "h2.png").stat().st_size > 1000
+        assert isinstance(history, dict)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         fastnet.plot_history(history)
