@@ -5,11 +5,14 @@ a sine, and the 8x8 digits (scikit-learn's copy, when it is installed).
 Every generator takes a seed and a dtype and returns (X, y).
 """
 import itertools
+from typing import Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def parity(d, n=None, seed=None, dtype="float64"):
+def parity(d: int, n: Optional[int] = None, seed: Optional[int] = None,
+           dtype: str = "float64") -> Tuple[np.ndarray, np.ndarray]:
     """The parity function on d bits: y = 1 when the number of ones is odd.
 
     Parameters
@@ -37,7 +40,9 @@ def parity(d, n=None, seed=None, dtype="float64"):
     return X, y
 
 
-def two_spirals(n=1000, noise=0.1, turns=1.5, seed=None, dtype="float64"):
+def two_spirals(n: int = 1000, noise: float = 0.1, turns: float = 1.5,
+               seed: Optional[int] = None,
+               dtype: str = "float64") -> Tuple[np.ndarray, np.ndarray]:
     """Two interleaved spirals in the plane, n points each side, labels 0 and 1.
 
     A classic task a linear model cannot solve and a small MLP can.
@@ -56,7 +61,8 @@ def two_spirals(n=1000, noise=0.1, turns=1.5, seed=None, dtype="float64"):
     return X.astype(dtype), y
 
 
-def sine(n=1000, seed=None, dtype="float64"):
+def sine(n: int = 1000, seed: Optional[int] = None,
+         dtype: str = "float64") -> Tuple[np.ndarray, np.ndarray]:
     """y = sin(x) for x uniform on [0, 2 pi]: the lecture's function approximation.
 
     Returns
@@ -69,14 +75,15 @@ def sine(n=1000, seed=None, dtype="float64"):
     return x[:, None].astype(dtype), np.sin(x).astype(dtype)
 
 
-def tent(x):
+def tent(x: ArrayLike) -> np.ndarray:
     """The tent map on [0, 1]: 2x below 1/2, 2 - 2x above (the lecture's hat
     function, max(0, 2x) - max(0, 4(x - 1/2)))."""
     x = np.asarray(x)
     return np.where(x <= 0.5, 2 * x, 2 - 2 * x)
 
 
-def zigzag(k, n=1000, seed=None, dtype="float64", grid=False):
+def zigzag(k: int, n: int = 1000, seed: Optional[int] = None, dtype: str = "float64",
+           grid: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """The lecture's zig-zag target: the tent map composed k times, which has 2**k
     linear pieces on [0, 1] (2**(k-1) teeth).
 
@@ -110,7 +117,8 @@ def zigzag(k, n=1000, seed=None, dtype="float64", grid=False):
     return x[:, None].astype(dtype), y.astype(dtype)
 
 
-def blobs(n=600, centers=3, dim=2, std=0.5, seed=None, dtype="float64"):
+def blobs(n: int = 600, centers: int = 3, dim: int = 2, std: float = 0.5,
+          seed: Optional[int] = None, dtype: str = "float64") -> Tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs: `centers` isotropic clusters in `dim` dimensions, centres drawn
     uniformly in [-5, 5]^dim, n points split evenly, labels 0..centers-1.
 
@@ -126,7 +134,8 @@ def blobs(n=600, centers=3, dim=2, std=0.5, seed=None, dtype="float64"):
     return X.astype(dtype), y
 
 
-def digits(dtype="float64", seed=None):
+def digits(dtype: str = "float64",
+           seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """The 8x8 handwritten digits (1797 images, 64 features scaled to [0, 1], labels
     0..9): scikit-learn's copy, so scikit-learn must be installed.
 

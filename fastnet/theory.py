@@ -10,11 +10,12 @@
 """
 import math
 from collections import namedtuple
+from typing import Any, Dict
 
 import numpy as np
 
 
-def sawtooth_network(k, dtype="float64", impl=None):
+def sawtooth_network(k: int, dtype: str = "float64", impl: Any = None) -> Any:
     """The lecture's zig-zag construction as an MLP: ``[1, 2, ..., 2, 1]`` with k hidden
     layers of two ReLU units and a linear output.
 
@@ -56,7 +57,8 @@ def sawtooth_network(k, dtype="float64", impl=None):
 PiecewiseLinear = namedtuple("PiecewiseLinear", "count breakpoints slopes")
 
 
-def count_linear_pieces(net, lo=0.0, hi=1.0, tol=1e-9):
+def count_linear_pieces(net: Any, lo: float = 0.0, hi: float = 1.0,
+                        tol: float = 1e-9) -> PiecewiseLinear:
     """Exact number of linear pieces of a one-input ReLU network on [lo, hi].
 
     The network is followed layer by layer, not sampled: on each interval of the
@@ -124,7 +126,7 @@ def count_linear_pieces(net, lo=0.0, hi=1.0, tol=1e-9):
 MontufarBounds = namedtuple("MontufarBounds", "one_layer one_layer_same_units deep_lower")
 
 
-def montufar_bounds(d, h, k):
+def montufar_bounds(d: int, h: int, k: int) -> MontufarBounds:
     """Pieces (linear regions) for ReLU networks with d inputs, as exact integers.
 
     Parameters
@@ -157,7 +159,7 @@ def montufar_bounds(d, h, k):
     return MontufarBounds(one, same, deep)
 
 
-def parity_circuit_sizes(d):
+def parity_circuit_sizes(d: int) -> Dict[str, Dict[str, int]]:
     """Gate counts of the lecture's three circuits for the parity of d bits.
 
     Returns

@@ -38,20 +38,43 @@ class Dense:
         self.x = None
 
     def forward(self, x):
-        """z (n, out) for x (n, in); saves x for backward."""
+        """Affine map of a batch; saves x for backward.
+
+        Parameters
+        ----------
+        x : array-like, shape (n, in)
+
+        Returns
+        -------
+        z : ndarray, shape (n, out)
+        """
         self.x = _as(x, self.W.dtype)
         out = np.empty((self.x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
         self.kernels.dense_forward(out, self.x, self.W, self.b)
         return out
 
     def backward(self, dout, need_input_grad=True):
-        """Adds dL/dW and dL/db into dW and db; returns dL/dx (None if not needed)."""
+        """The lecture's two derivatives: adds dL/dW and dL/db into dW and db, and
+        returns dL/dx.
+
+        Parameters
+        ----------
+        dout : array-like, shape (n, out)
+            dL/dz, the gradient flowing back from the layer above.
+        need_input_grad : bool
+            False for the first layer, whose input gradient nobody needs.
+
+        Returns
+        -------
+        dx : ndarray, shape (n, in), or None
+        """
         dout = _as(dout, self.W.dtype)
         dx = np.empty_like(self.x) if need_input_grad else None
         self.kernels.dense_backward(dx, self.dW, self.db, dout, self.x, self.W)
         return dx
 
     def zero_grad(self):
+        """Set dW and db to zero (backward adds into them)."""
         self.dW[...] = 0
         self.db[...] = 0
 
@@ -66,6 +89,16 @@ class _Activation:
         self.out = None
 
     def forward(self, z):
+        """Apply the activation to a batch; saves the output for backward.
+
+        Parameters
+        ----------
+        z : array-like, shape (n, m)
+
+        Returns
+        -------
+        h : ndarray, shape (n, m)
+        """
         z = np.ascontiguousarray(z)
         if z.dtype not in (np.float32, np.float64):
             z = z.astype(np.float64)
@@ -74,6 +107,16 @@ class _Activation:
         return self.out
 
     def backward(self, dout):
+        """dL/dz from dL/dh, with the derivative written from the saved output.
+
+        Parameters
+        ----------
+        dout : array-like, shape (n, m)
+
+        Returns
+        -------
+        dz : ndarray, shape (n, m)
+        """
         dout = _as(dout, self.out.dtype)
         dz = np.empty_like(dout)
         getattr(self.kernels, f"{self.name}_backward")(dz, dout, self.out)
@@ -109,6 +152,18 @@ class SoftmaxCrossEntropy:
         self.probs = self.labels = self.weights = None
 
     def forward(self, logits, labels, weights=None):
+        """Mean cross-entropy of a batch; saves the probabilities.
+
+        Parameters
+        ----------
+        logits : array-like, shape (n, k)
+        labels : array-like of int, shape (n,)
+        weights : array-like, shape (n,), optional
+
+        Returns
+        -------
+        loss : float
+        """
         logits = np.ascontiguousarray(logits)
         self.labels = np.ascontiguousarray(labels, dtype=np.intp)
         self.weights = None if weights is None else _as(weights, logits.dtype)
@@ -116,6 +171,7 @@ class SoftmaxCrossEntropy:
         return self.kernels.softmax_xent_forward(self.probs, logits, self.labels, self.weights)
 
     def backward(self):
+        """dL/dlogits, shape (n, k), of the last forward's loss."""
         dlogits = np.empty_like(self.probs)
         self.kernels.softmax_xent_backward(dlogits, self.probs, self.labels, self.weights)
         return dlogits
@@ -134,12 +190,24 @@ class SquaredError:
         self.pred = self.target = self.weights = None
 
     def forward(self, pred, target, weights=None):
+        """Mean squared error of a batch.
+
+        Parameters
+        ----------
+        pred, target : array-like, shape (n, k)
+        weights : array-like, shape (n,), optional
+
+        Returns
+        -------
+        loss : float
+        """
         self.pred = np.ascontiguousarray(pred)
         self.target = _as(target, self.pred.dtype).reshape(self.pred.shape)
         self.weights = None if weights is None else _as(weights, self.pred.dtype)
         return self.kernels.squared_error_forward(self.pred, self.target, self.weights)
 
     def backward(self):
+        """dL/dpred, shape (n, k), of the last forward's loss."""
         dpred = np.empty_like(self.pred)
         self.kernels.squared_error_backward(dpred, self.pred, self.target, self.weights)
         return dpred
