@@ -16,10 +16,10 @@ python3 -m venv "$work/venv"
 # shellcheck disable=SC1091
 . "$work/venv/bin/activate"
 pip install -q "numpy>=1.25" "scipy>=1.11" "Cython>=3.0" setuptools pytest hypothesis \
-    pytest-benchmark matplotlib scikit-learn
+    pytest-benchmark matplotlib scikit-learn tqdm "dask[distributed]"
 mkdir "$work/src"
-cp -r "$here/fastnet" "$here/tests" "$here/setup.py" "$here/pyproject.toml" \
-      "$here/README.md" "$here/MANIFEST.in" "$work/src/"
+cp -r "$here/fastnet" "$here/tests" "$here/examples" "$here/setup.py" \
+      "$here/pyproject.toml" "$here/README.md" "$here/MANIFEST.in" "$work/src/"
 cd "$work/src"
 rm -f fastnet/*.so fastnet/_blas.c fastnet/_kernels.c fastnet/_train.c
 CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1" \
