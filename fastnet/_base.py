@@ -16,7 +16,6 @@ import threading
 import time
 import warnings
 import zipfile
-
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -46,6 +45,7 @@ def check_fits_in_memory(nbytes, what):
     if nbytes > limit:
         raise MemoryError(f"{what} need {nbytes / 2**30:.4g} GiB, more than this machine's "
                           f"{limit / 2**30:.4g} GiB of memory")
+
 
 # fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
 # between chunks: control returns within a fraction of a second.
@@ -316,7 +316,8 @@ class BaseMLP:
         return self._params.size
 
     def __repr__(self):
-        return (f"{type(self).__module__}.{type(self).__qualname__}({self._sizes}, activation={self._activations!r}, output={self._output!r}, "
+        return (f"{type(self).__module__}.{type(self).__qualname__}({self._sizes}, "
+                f"activation={self._activations!r}, output={self._output!r}, "
                 f"dtype={self._dtype.name!r})")
 
     # -- input conversion ----------------------------------------------------
@@ -457,6 +458,17 @@ class BaseMLP:
         ValueError
             For data or arguments that do not fit the network; the model is left
             unchanged.
+        FloatingPointError
+            When the loss becomes NaN or infinite: the model goes back to its weights at
+            the start of that epoch; the history so far is ``exc.history``.
+        RuntimeError
+            When another thread is using this model.
+
+        Notes
+        -----
+        Ctrl-C stops training after the current chunk of steps (within about 0.1 s) and
+        fit returns, the model at a completed step and ``history["interrupted"] =
+        True``; a second Ctrl-C raises KeyboardInterrupt.
         """
         X = self._X(X)
         n = X.shape[0]
@@ -470,7 +482,8 @@ class BaseMLP:
         l2 = check.check_real("l2", l2, 0)
         check.check_choice("sampling", sampling, check.SAMPLINGS)
         if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable (epoch record -> stop?), got {callback!r}")
+            raise ValueError(f"callback must be callable (epoch record -> stop?), "
+                             f"got {callback!r}")
         if validation_data is not None:
             try:
                 Xv, yv = validation_data
@@ -510,7 +523,8 @@ class BaseMLP:
                         self._diverged(snapshot, epoch, history)
                     total, done = total + part, stop
                     elapsed = max(time.perf_counter() - tick, 1e-6)
-                    chunk = batch_size * max(1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
+                    chunk = batch_size * max(
+                        1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
                 if done < n:
                     warnings.warn(f"fit interrupted in epoch {epoch + 1} after {done} of {n} "
                                   f"samples; the model keeps its last completed step",
