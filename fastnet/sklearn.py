@@ -59,7 +59,7 @@ class _FastnetMLP(BaseEstimator):
     # -- hooks for the two estimators -------------------------------------------
     _output = None
 
-    def _encode(self, y, first):   # targets -> what fastnet.MLP.fit takes
+    def _encode(self, y, first, classes=None):   # targets -> what fastnet.MLP.fit takes
         raise NotImplementedError
 
     def _n_outputs(self):
@@ -94,12 +94,12 @@ class _FastnetMLP(BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{self.validation_fraction!r}")
 
-    def _fit(self, X, y, incremental, sample_weight=None):
+    def _fit(self, X, y, incremental, sample_weight=None, classes=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
         X, y = _validate_data(self, X, y, reset=first, multi_output=self._output == "linear",
                               y_numeric=self._output == "linear", dtype=[np.float64, np.float32])
-        target = self._encode(y, first)
+        target = self._encode(y, first, classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if first:
@@ -220,10 +220,10 @@ class MLPClassifier(ClassifierMixin, _FastnetMLP):
     def _n_outputs(self):
         return max(len(self.classes_), 2)
 
-    def _encode(self, y, first):
+    def _encode(self, y, first, classes=None):
         check_classification_targets(y)
-        if first and not hasattr(self, "_partial_classes"):
-            self.classes_ = np.unique(y)
+        if first:   # partial_fit names all classes up front; fit takes them from y
+            self.classes_ = np.unique(y if classes is None else classes)
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs samples of at least 2 classes; got one "
                              f"class: {self.classes_[0]!r}")
@@ -244,15 +244,9 @@ class MLPClassifier(ClassifierMixin, _FastnetMLP):
         if not hasattr(self, "net_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            self.classes_ = np.unique(classes)
-            self._partial_classes = True
-            X, _ = _validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32])
-            self._encode(np.asarray(y), False)
-            self._new_network(X.shape[1])
-            self.loss_curve_, self.n_iter_, self.best_loss_ = [], 0, np.inf
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes {classes!r} differ from the first call's {self.classes_!r}")
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight, classes=classes)
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of classes_."""
@@ -280,7 +274,7 @@ class MLPRegressor(RegressorMixin, _FastnetMLP):
     def _n_outputs(self):
         return self.n_outputs_
 
-    def _encode(self, y, first):
+    def _encode(self, y, first, classes=None):
         y = np.asarray(y, dtype=np.float64)
         if first:
             self._y_1d = y.ndim == 1

@@ -58,6 +58,8 @@ def test_labels_of_any_type_and_partial_fit():
     assert inc.n_iter_ == 31 and inc.score(X, names) > 0.8
     with pytest.raises(ValueError, match="not in classes_"):
         inc.partial_fit(X[:3], ["cat", "dog", "fox"])
+    inc.fit(X, y)                                     # a later fit starts afresh
+    assert list(inc.classes_) == [0, 1, 2] and inc.n_iter_ <= inc.max_iter
 
 
 def test_warm_start_continues_and_cold_start_restarts():
