@@ -12,16 +12,16 @@ import os
 import sys
 
 # -ffp-contract=off: no fused multiply-add contraction, so the multiversioned
-# kernels of _fused.c (AVX-512, AVX2, SSE2 clones) compute bitwise the same.
+# kernels of _persample.c (AVX-512, AVX2, SSE2 clones) compute bitwise the same.
 COMPILE_ARGS = ["-O3"] if sys.platform == "win32" else ["-O3", "-ffp-contract=off"]
 if os.environ.get("FASTNET_NATIVE"):
     # Opt-in build for this machine only (not portable); results may differ in the
     # last bits from the portable build.
     COMPILE_ARGS.append("-march=native")
 
-# Extra C sources per extension: the fused per-sample kernels are plain C, for
+# Extra C sources per extension: the per-sample kernels are plain C, for
 # restrict pointers and function multiversioning, which Cython cannot express.
-SOURCES = {"_train": ["fastnet/_fused.c"]}
+SOURCES = {"_train": ["fastnet/_persample.c"]}
 
 extensions = [
     Extension(
@@ -30,7 +30,8 @@ extensions = [
         include_dirs=[np.get_include(), "fastnet"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=COMPILE_ARGS,
-        depends=["fastnet/_fused.h", "fastnet/_fused_impl.h"],
+        depends=["fastnet/_components.h", "fastnet/_components_impl.h", "fastnet/_persample.h",
+                 "fastnet/_persample_impl.h"],
     )
     for name in ("_blas", "_kernels", "_train")
 ]

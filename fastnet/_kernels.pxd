@@ -11,17 +11,108 @@
 #   * they OVERWRITE gradients with respect to inputs (dx, dz).
 # Elementwise kernels allow out == z (in place), and backward dz == dout.
 # Derivatives are written from saved forward OUTPUTS, never recomputed from inputs.
+#
+# The per-element math of every component (activations, heads, optimizers) is
+# _components.h's, shared with the per-sample C loop and the C exporter; the inline
+# functions below only pick its float or double instance.
 from cython cimport floating
 
-# Activation and output codes (internal; the public API speaks in strings),
-# defined once in _fused.h for the C and the Cython code alike.
-cdef extern from "_fused.h":
-    enum:
-        ACT_SIGMOID
-        ACT_TANH
-        ACT_RELU
-        OUT_SOFTMAX
-        OUT_LINEAR
+cdef extern from "_components.h":
+    ctypedef Py_ssize_t fnet_size
+    ctypedef enum fnet_output:
+        FNET_OUT_SOFTMAX
+        FNET_OUT_LINEAR
+    ctypedef struct fnet_optim:
+        int code
+        double learning_rate, lr_decay, momentum, l2
+    const char* fnet_activation_name(int code) noexcept nogil
+    const char* fnet_output_name(int code) noexcept nogil
+    const char* fnet_optimizer_name(int code) noexcept nogil
+    int fnet_optimizer_n_state(int code) noexcept nogil
+    int fnet_activation_forward_f32(int code, float* h, fnet_size m) noexcept nogil
+    int fnet_activation_forward_f64(int code, double* h, fnet_size m) noexcept nogil
+    int fnet_activation_backward_f32(int code, float* dz, const float* h,
+                                     fnet_size m) noexcept nogil
+    int fnet_activation_backward_f64(int code, double* dz, const double* h,
+                                     fnet_size m) noexcept nogil
+    void fnet_softmax_row_f32(float* p, const float* z, fnet_size k) noexcept nogil
+    void fnet_softmax_row_f64(double* p, const double* z, fnet_size k) noexcept nogil
+    int fnet_head_output_row_f32(int code, float* z, fnet_size k) noexcept nogil
+    int fnet_head_output_row_f64(int code, double* z, fnet_size k) noexcept nogil
+    float fnet_head_loss_row_f32(int code, float* z, fnet_size label, const float* target,
+                                 fnet_size k, int* status) noexcept nogil
+    double fnet_head_loss_row_f64(int code, double* z, fnet_size label,
+                                  const double* target, fnet_size k,
+                                  int* status) noexcept nogil
+    int fnet_head_delta_row_f32(int code, float* d, const float* out, fnet_size label,
+                                const float* target, fnet_size k, float scale) noexcept nogil
+    int fnet_head_delta_row_f64(int code, double* d, const double* out, fnet_size label,
+                                const double* target, fnet_size k,
+                                double scale) noexcept nogil
+    int fnet_optimizer_update_f32(const fnet_optim* cfg, float* params, const float* grads,
+                                  float** state, fnet_size m, fnet_size n_weights,
+                                  float eta) noexcept nogil
+    int fnet_optimizer_update_f64(const fnet_optim* cfg, double* params,
+                                  const double* grads, double** state, fnet_size m,
+                                  fnet_size n_weights, double eta) noexcept nogil
+
+
+# h (m) = g(h) in place, g the activation `code`; 0, or -1 for an unknown code.
+cdef inline int _activation_forward(int code, floating* h, Py_ssize_t m) noexcept nogil:
+    if floating is float:
+        return fnet_activation_forward_f32(code, h, m)
+    else:
+        return fnet_activation_forward_f64(code, h, m)
+
+
+# dz (m) *= g'(z) from the saved outputs h (m); 0, or -1 for an unknown code.
+cdef inline int _activation_backward(int code, floating* dz, const floating* h,
+                                     Py_ssize_t m) noexcept nogil:
+    if floating is float:
+        return fnet_activation_backward_f32(code, dz, h, m)
+    else:
+        return fnet_activation_backward_f64(code, dz, h, m)
+
+
+# One row z (k) of pre-activations -> the head's outputs, in place.
+cdef inline int _head_output_row(int code, floating* z, Py_ssize_t k) noexcept nogil:
+    if floating is float:
+        return fnet_head_output_row_f32(code, z, k)
+    else:
+        return fnet_head_output_row_f64(code, z, k)
+
+
+# One row z (k) -> the head's outputs in place; returns the row's loss against its
+# label (classification) or target (k) (regression). *status = -1 for an unknown code.
+cdef inline floating _head_loss_row(int code, floating* z, Py_ssize_t label,
+                                    const floating* target, Py_ssize_t k,
+                                    int* status) noexcept nogil:
+    if floating is float:
+        return fnet_head_loss_row_f32(code, z, label, target, k, status)
+    else:
+        return fnet_head_loss_row_f64(code, z, label, target, k, status)
+
+
+# d (k) = scale * d(row loss)/d(pre-activation) from the head's outputs out (k).
+cdef inline int _head_delta_row(int code, floating* d, const floating* out, Py_ssize_t label,
+                                const floating* target, Py_ssize_t k,
+                                floating scale) noexcept nogil:
+    if floating is float:
+        return fnet_head_delta_row_f32(code, d, out, label, target, k, scale)
+    else:
+        return fnet_head_delta_row_f64(code, d, out, label, target, k, scale)
+
+
+# One optimizer step over the flat buffers (m entries, the first n_weights weights);
+# state: the optimizer's buffers. 0, or -1 for an unknown code.
+cdef inline int _optimizer_update(const fnet_optim* cfg, floating* params,
+                                  const floating* grads, floating** state, Py_ssize_t m,
+                                  Py_ssize_t n_weights, floating eta) noexcept nogil:
+    if floating is float:
+        return fnet_optimizer_update_f32(cfg, params, grads, state, m, n_weights, eta)
+    else:
+        return fnet_optimizer_update_f64(cfg, params, grads, state, m, n_weights, eta)
+
 
 # out (n, h) = x (n, d) @ W (h, d)^T + b (h)
 cdef void _dense_forward(floating* out, const floating* x, const floating* W,
@@ -36,7 +127,7 @@ cdef void _dense_backward(floating* dx, floating* dW, floating* db,
                           const floating* W, Py_ssize_t n, Py_ssize_t d,
                           Py_ssize_t h, bint accumulate=*) noexcept nogil
 
-# Backward with the plain SGD step fused in (no momentum, no l2), for the training
+# Backward with the plain SGD step folded in (no momentum, no l2), for the training
 # loop: dx = dout @ W with the OLD W (skipped when NULL); db = column sums of dout
 # (overwritten, then used); W -= eta * dout^T x (as one GEMM with alpha = -eta,
 # beta = 1: no gradient buffer and no separate update pass); b -= eta * db.
@@ -44,47 +135,18 @@ cdef void _dense_backward_sgd(floating* dx, floating* W, floating* b, floating* 
                               const floating* dout, const floating* x, Py_ssize_t n,
                               Py_ssize_t d, Py_ssize_t h, floating eta) noexcept nogil
 
-# Elementwise, m = number of entries.
-cdef void _sigmoid_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil
-cdef void _sigmoid_backward(floating* dz, const floating* dout, const floating* out,
-                            Py_ssize_t m) noexcept nogil
-cdef void _tanh_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil
-cdef void _tanh_backward(floating* dz, const floating* dout, const floating* out,
-                         Py_ssize_t m) noexcept nogil
-cdef void _relu_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil
-cdef void _relu_backward(floating* dz, const floating* dout, const floating* out,
-                         Py_ssize_t m) noexcept nogil
-cdef void _activation_forward(int code, floating* out, const floating* z,
-                              Py_ssize_t m) noexcept nogil
-cdef void _activation_backward(int code, floating* dz, const floating* dout,
-                               const floating* out, Py_ssize_t m) noexcept nogil
+# out (n, k) = the head's outputs for pre-activations z (n, k) (out may alias z);
+# returns the SUM over rows of weights[i] * row loss (weights NULL: all 1; labels or
+# target NULL where the head does not use them). *status = -1 for an unknown code.
+cdef double _head_loss(int code, floating* out, const floating* z, const Py_ssize_t* labels,
+                       const floating* target, const floating* weights, Py_ssize_t n,
+                       Py_ssize_t k, int* status) noexcept nogil
+# d (n, k) = scale * weights[i] * d(row loss)/d(pre-activation), from the outputs.
+cdef int _head_delta(int code, floating* d, const floating* out, const Py_ssize_t* labels,
+                     const floating* target, const floating* weights, Py_ssize_t n,
+                     Py_ssize_t k, floating scale) noexcept nogil
 
-# Sample weights: `weights` (n) multiplies each row's loss and so its gradient; NULL
-# means every weight is 1 (and then the results are bitwise those without weights).
-#
-# probs (n, k) = softmax(logits (n, k)); returns the SUM over rows of
-# weights[i] * -log p[label] (callers divide by their batch size). probs may alias logits.
-cdef double _softmax_xent_forward(floating* probs, const floating* logits,
-                                  const Py_ssize_t* labels, const floating* weights,
-                                  Py_ssize_t n, Py_ssize_t k) noexcept nogil
-# dlogits (n, k) = scale * weights[i] * (probs - onehot(labels)); scale is 1 / batch size.
-cdef void _softmax_xent_backward(floating* dlogits, const floating* probs,
-                                 const Py_ssize_t* labels, const floating* weights,
-                                 Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil
-# Returns the SUM over rows of weights[i] * sum_j (pred - target)^2 (no 1/2 factor, as in
-# the lecture).
-cdef double _squared_error_forward(const floating* pred, const floating* target,
-                                   const floating* weights, Py_ssize_t n,
-                                   Py_ssize_t k) noexcept nogil
-# dpred (n, k) = scale * weights[i] * 2 (pred - target)
-cdef void _squared_error_backward(floating* dpred, const floating* pred,
-                                  const floating* target, const floating* weights,
-                                  Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil
-
-# One SGD step over the flat parameter buffer (m entries, the first n_weights of
-# which are weights and take the l2 term):
-#   g = grad + l2 * theta (weights only);  v = momentum * v - lr * g;  theta += v
-# With momentum == 0 the velocity is not touched and theta -= lr * g (bitwise the same).
-cdef void _sgd_update(floating* params, const floating* grads, floating* velocity,
-                      Py_ssize_t m, Py_ssize_t n_weights, floating lr,
-                      floating momentum, floating l2) noexcept nogil
+# The C struct of an optimizer configuration (fastnet.components.OptimizerConfig).
+cdef fnet_optim _optim_struct(config) except *
+# ptrs[i] = the i-th state buffer of the optimizer `code`, each checked to hold m entries.
+cdef int _state_pointers(tuple state, floating** ptrs, Py_ssize_t m, int code) except -1

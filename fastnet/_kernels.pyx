@@ -2,33 +2,12 @@
 # _kernels.pxd) and, below them, Python-callable wrappers with the same names and
 # argument order as the NumPy twins in fastnet/reference/kernels.py, so the tests
 # can reach every kernel directly.
-from libc.math cimport exp, expf, log, logf, tanh, tanhf
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
 from fastnet._blas cimport gemm
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
+from fastnet.components import ACTIVATIONS, OPTIMIZERS
 
 
 # ---------------------------------------------------------------------------
@@ -138,196 +117,6 @@ cdef void _dense_backward_sgd(floating* dx, floating* W, floating* b, floating* 
 
 
 # ---------------------------------------------------------------------------
-# Activations (elementwise; out may alias z, dz may alias dout)
-# ---------------------------------------------------------------------------
-
-cdef void _sigmoid_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating e, zi
-    for i in range(m):
-        zi = z[i]
-        # exp of a non-positive number never overflows: pick the form that has one.
-        if zi >= 0:
-            e = _exp(-zi)
-            out[i] = 1 / (1 + e)
-        else:
-            e = _exp(zi)
-            out[i] = e / (1 + e)
-
-
-cdef void _sigmoid_backward(floating* dz, const floating* dout, const floating* out,
-                            Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(m):
-        dz[i] = dout[i] * (out[i] * (1 - out[i]))
-
-
-cdef void _tanh_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(m):
-        out[i] = _tanh(z[i])
-
-
-cdef void _tanh_backward(floating* dz, const floating* dout, const floating* out,
-                         Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(m):
-        dz[i] = dout[i] * (1 - out[i] * out[i])
-
-
-cdef void _relu_forward(floating* out, const floating* z, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating v
-    for i in range(m):
-        v = z[i]
-        out[i] = v if v > 0 else 0
-
-
-cdef void _relu_backward(floating* dz, const floating* dout, const floating* out,
-                         Py_ssize_t m) noexcept nogil:
-    # ReLU's derivative at 0 is taken as 0; out > 0 exactly when z > 0. Both values
-    # are loaded before the choice, so the compiler makes a branch-free select and
-    # vectorises the loop (a branch on random signs mispredicts half the time).
-    cdef Py_ssize_t i
-    cdef floating g
-    for i in range(m):
-        g = dout[i]
-        dz[i] = g if out[i] > 0 else 0
-
-
-cdef void _activation_forward(int code, floating* out, const floating* z,
-                              Py_ssize_t m) noexcept nogil:
-    if code == ACT_SIGMOID:
-        _sigmoid_forward(out, z, m)
-    elif code == ACT_TANH:
-        _tanh_forward(out, z, m)
-    else:
-        _relu_forward(out, z, m)
-
-
-cdef void _activation_backward(int code, floating* dz, const floating* dout,
-                               const floating* out, Py_ssize_t m) noexcept nogil:
-    if code == ACT_SIGMOID:
-        _sigmoid_backward(dz, dout, out, m)
-    elif code == ACT_TANH:
-        _tanh_backward(dz, dout, out, m)
-    else:
-        _relu_backward(dz, dout, out, m)
-
-
-# ---------------------------------------------------------------------------
-# Output losses
-# ---------------------------------------------------------------------------
-
-cdef double _softmax_xent_forward(floating* probs, const floating* logits,
-                                  const Py_ssize_t* labels, const floating* weights,
-                                  Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    # probs is (n, k), logits is (n, k), labels is (n), weights is (n) or NULL
-    cdef Py_ssize_t i, j
-    cdef floating mx, s, e, z_label, row
-    cdef const floating* z
-    cdef floating* p
-    cdef double total = 0
-    for i in range(n):
-        z = logits + i * k
-        p = probs + i * k
-        mx = z[0]
-        for j in range(1, k):
-            if z[j] > mx:
-                mx = z[j]
-        # Read the label's logit before probs (which may alias logits) is written.
-        z_label = z[labels[i]] - mx
-        s = 0
-        for j in range(k):
-            e = _exp(z[j] - mx)   # <= 1 after subtracting the row max: no overflow
-            p[j] = e
-            s = s + e
-        for j in range(k):
-            p[j] = p[j] / s
-        # -log p_y = log(sum_j exp(z_j - max)) - (z_y - max): the stable log-softmax.
-        row = _log(s) - z_label
-        total += row if weights == NULL else row * weights[i]
-    return total
-
-
-cdef void _softmax_xent_backward(floating* dlogits, const floating* probs,
-                                 const Py_ssize_t* labels, const floating* weights,
-                                 Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil:
-    # d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y
-    # cancel, so the combined gradient needs only the saved probabilities.
-    cdef Py_ssize_t i, j
-    cdef floating row_scale
-    for i in range(n):
-        row_scale = scale if weights == NULL else scale * weights[i]
-        for j in range(k):
-            dlogits[i * k + j] = probs[i * k + j] * row_scale
-        dlogits[i * k + labels[i]] = (probs[i * k + labels[i]] - 1) * row_scale
-
-
-cdef double _squared_error_forward(const floating* pred, const floating* target,
-                                   const floating* weights, Py_ssize_t n,
-                                   Py_ssize_t k) noexcept nogil:
-    # pred is (n, k), target is (n, k), weights is (n) or NULL
-    cdef Py_ssize_t i, j
-    cdef floating r, row
-    cdef double total = 0
-    for i in range(n):
-        row = 0
-        for j in range(k):
-            r = pred[i * k + j] - target[i * k + j]
-            row = row + r * r
-        total += row if weights == NULL else row * weights[i]
-    return total
-
-
-cdef void _squared_error_backward(floating* dpred, const floating* pred,
-                                  const floating* target, const floating* weights,
-                                  Py_ssize_t n, Py_ssize_t k, floating scale) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating row_scale
-    for i in range(n):
-        row_scale = scale if weights == NULL else scale * weights[i]
-        for j in range(k):
-            dpred[i * k + j] = (2 * (pred[i * k + j] - target[i * k + j])) * row_scale
-
-
-# ---------------------------------------------------------------------------
-# SGD update over the flat parameter buffer
-# ---------------------------------------------------------------------------
-
-cdef inline void _sgd_range(floating* params, const floating* grads, floating* velocity,
-                            Py_ssize_t start, Py_ssize_t end, floating lr,
-                            floating momentum, floating l2) noexcept nogil:
-    # One branch-free loop per case, so each vectorises.
-    cdef Py_ssize_t i
-    cdef floating g, v
-    if momentum != 0 and l2 != 0:
-        for i in range(start, end):
-            g = grads[i] + l2 * params[i]
-            v = momentum * velocity[i] - lr * g
-            velocity[i] = v
-            params[i] = params[i] + v
-    elif momentum != 0:
-        for i in range(start, end):
-            v = momentum * velocity[i] - lr * grads[i]
-            velocity[i] = v
-            params[i] = params[i] + v
-    elif l2 != 0:
-        for i in range(start, end):
-            params[i] = params[i] - lr * (grads[i] + l2 * params[i])
-    else:
-        for i in range(start, end):
-            params[i] = params[i] - lr * grads[i]
-
-
-cdef void _sgd_update(floating* params, const floating* grads, floating* velocity,
-                      Py_ssize_t m, Py_ssize_t n_weights, floating lr,
-                      floating momentum, floating l2) noexcept nogil:
-    _sgd_range(params, grads, velocity, 0, n_weights, lr, momentum, l2)   # weights
-    _sgd_range(params, grads, velocity, n_weights, m, lr, momentum, 0)    # biases: no l2
-
-
-# ---------------------------------------------------------------------------
 # Python-callable wrappers: same names and argument order as the reference twins.
 # They check shapes (the C kernels do not) and raise ValueError on a mismatch.
 # ---------------------------------------------------------------------------
@@ -381,52 +170,37 @@ def _check_same(a, b, str name_a, str name_b):
                          f"{name_b}'s {(b.shape[0], b.shape[1])}")
 
 
-def sigmoid_forward(floating[:, ::1] out, const floating[:, ::1] z):
-    """out = 1 / (1 + exp(-z)), computed without overflow."""
+def activation_forward(str activation, floating[:, ::1] out, const floating[:, ::1] z):
+    """out = g(z) for the registered activation named `activation`."""
+    cdef int code = ACTIVATIONS[activation].code
+    cdef Py_ssize_t m = z.shape[0] * z.shape[1]
+    cdef int status
     _check_same(out, z, "out", "z")
     with nogil:
-        _sigmoid_forward(&out[0, 0], &z[0, 0], z.shape[0] * z.shape[1])
+        if <const floating*>&out[0, 0] != &z[0, 0]:
+            memcpy(&out[0, 0], &z[0, 0], m * sizeof(floating))
+        status = _activation_forward(code, &out[0, 0], m)
+    _check_status(status, "activation", activation)
 
 
-def sigmoid_backward(floating[:, ::1] dz, const floating[:, ::1] dout,
-                     const floating[:, ::1] out):
-    """dz = dout * out * (1 - out), from the saved output."""
+def activation_backward(str activation, floating[:, ::1] dz, const floating[:, ::1] dout,
+                        const floating[:, ::1] out):
+    """dz = dout * g'(z), the derivative written from the saved output out = g(z)."""
+    cdef int code = ACTIVATIONS[activation].code
+    cdef Py_ssize_t m = out.shape[0] * out.shape[1]
+    cdef int status
     _check_same(dz, out, "dz", "out")
     _check_same(dout, out, "dout", "out")
     with nogil:
-        _sigmoid_backward(&dz[0, 0], &dout[0, 0], &out[0, 0], out.shape[0] * out.shape[1])
+        if <const floating*>&dz[0, 0] != &dout[0, 0]:
+            memcpy(&dz[0, 0], &dout[0, 0], m * sizeof(floating))
+        status = _activation_backward(code, &dz[0, 0], &out[0, 0], m)
+    _check_status(status, "activation", activation)
 
 
-def tanh_forward(floating[:, ::1] out, const floating[:, ::1] z):
-    """out = tanh(z)."""
-    _check_same(out, z, "out", "z")
-    with nogil:
-        _tanh_forward(&out[0, 0], &z[0, 0], z.shape[0] * z.shape[1])
-
-
-def tanh_backward(floating[:, ::1] dz, const floating[:, ::1] dout,
-                  const floating[:, ::1] out):
-    """dz = dout * (1 - out**2), from the saved output."""
-    _check_same(dz, out, "dz", "out")
-    _check_same(dout, out, "dout", "out")
-    with nogil:
-        _tanh_backward(&dz[0, 0], &dout[0, 0], &out[0, 0], out.shape[0] * out.shape[1])
-
-
-def relu_forward(floating[:, ::1] out, const floating[:, ::1] z):
-    """out = max(0, z)."""
-    _check_same(out, z, "out", "z")
-    with nogil:
-        _relu_forward(&out[0, 0], &z[0, 0], z.shape[0] * z.shape[1])
-
-
-def relu_backward(floating[:, ::1] dz, const floating[:, ::1] dout,
-                  const floating[:, ::1] out):
-    """dz = dout where out > 0, else 0."""
-    _check_same(dz, out, "dz", "out")
-    _check_same(dout, out, "dout", "out")
-    with nogil:
-        _relu_backward(&dz[0, 0], &dout[0, 0], &out[0, 0], out.shape[0] * out.shape[1])
+def _check_status(int status, str kind, name):
+    if status != 0:   # a registry entry the C header does not implement
+        raise ValueError(f"{kind} {name!r} is not implemented by the compiled kernels")
 
 
 def _check_labels(const Py_ssize_t[::1] labels, Py_ssize_t n, Py_ssize_t k):
@@ -445,17 +219,62 @@ cdef const floating* _weights_ptr(const floating[::1] weights, Py_ssize_t n) exc
     return &weights[0]
 
 
+def softmax_forward(floating[:, ::1] probs, const floating[:, ::1] logits):
+    """probs = softmax(logits), row by row (the row max subtracted first)."""
+    cdef Py_ssize_t i, n = logits.shape[0], k = logits.shape[1]
+    _check_same(probs, logits, "probs", "logits")
+    with nogil:
+        for i in range(n):
+            if floating is float:
+                fnet_softmax_row_f32(&probs[i, 0], &logits[i, 0], k)
+            else:
+                fnet_softmax_row_f64(&probs[i, 0], &logits[i, 0], k)
+
+
+cdef double _head_loss(int code, floating* out, const floating* z, const Py_ssize_t* labels,
+                       const floating* target, const floating* weights, Py_ssize_t n,
+                       Py_ssize_t k, int* status) noexcept nogil:
+    # out (n, k) = the head's outputs for z (n, k) (out may alias z); returns the SUM
+    # over rows of weights[i] * row loss.
+    cdef Py_ssize_t i
+    cdef floating row
+    cdef double total = 0
+    if out != z:
+        memcpy(out, z, n * k * sizeof(floating))
+    for i in range(n):
+        row = _head_loss_row(code, out + i * k, labels[i] if labels != NULL else 0,
+                             target + i * k if target != NULL else NULL, k, status)
+        total += row if weights == NULL else row * weights[i]
+    return total
+
+
+cdef int _head_delta(int code, floating* d, const floating* out, const Py_ssize_t* labels,
+                     const floating* target, const floating* weights, Py_ssize_t n,
+                     Py_ssize_t k, floating scale) noexcept nogil:
+    # d (n, k) = scale * weights[i] * d(row loss)/d(pre-activation)
+    cdef Py_ssize_t i
+    cdef int status = 0
+    for i in range(n):
+        status |= _head_delta_row(code, d + i * k, out + i * k,
+                                  labels[i] if labels != NULL else 0,
+                                  target + i * k if target != NULL else NULL, k,
+                                  scale if weights == NULL else scale * weights[i])
+    return status
+
+
 def softmax_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
                          const Py_ssize_t[::1] labels, const floating[::1] weights=None):
     """probs = softmax(logits); returns the mean of weights[i] * -log probs[i, labels[i]]
     (weights None: all 1)."""
     cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1]
     cdef double total
+    cdef int status = 0
     _check_same(probs, logits, "probs", "logits")
     _check_labels(labels, n, k)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        total = _softmax_xent_forward(&probs[0, 0], &logits[0, 0], &labels[0], w, n, k)
+        total = _head_loss(FNET_OUT_SOFTMAX, &probs[0, 0], &logits[0, 0], &labels[0], NULL, w,
+                           n, k, &status)
     return total / n
 
 
@@ -467,8 +286,8 @@ def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] probs
     _check_labels(labels, n, k)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        _softmax_xent_backward(&dlogits[0, 0], &probs[0, 0], &labels[0], w, n, k,
-                               <floating>1 / n)
+        _head_delta(FNET_OUT_SOFTMAX, &dlogits[0, 0], &probs[0, 0], &labels[0], NULL, w, n, k,
+                    <floating>1 / n)
 
 
 def squared_error_forward(const floating[:, ::1] pred, const floating[:, ::1] target,
@@ -476,10 +295,13 @@ def squared_error_forward(const floating[:, ::1] pred, const floating[:, ::1] ta
     """Mean over rows of weights[i] * sum_j (pred - target)**2 (weights None: all 1)."""
     cdef Py_ssize_t n = pred.shape[0], k = pred.shape[1]
     cdef double total
+    cdef int status = 0
     _check_same(target, pred, "target", "pred")
     cdef const floating* w = _weights_ptr(weights, n)
+    # the linear head's output transform is the identity: out aliases pred, unchanged
     with nogil:
-        total = _squared_error_forward(&pred[0, 0], &target[0, 0], w, n, k)
+        total = _head_loss(FNET_OUT_LINEAR, <floating*>&pred[0, 0], &pred[0, 0], NULL,
+                           &target[0, 0], w, n, k, &status)
     return total / n
 
 
@@ -491,25 +313,75 @@ def squared_error_backward(floating[:, ::1] dpred, const floating[:, ::1] pred,
     _check_same(target, pred, "target", "pred")
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        _squared_error_backward(&dpred[0, 0], &pred[0, 0], &target[0, 0], w, n, k,
-                                <floating>1 / n)
+        _head_delta(FNET_OUT_LINEAR, &dpred[0, 0], &pred[0, 0], NULL, &target[0, 0], w, n, k,
+                    <floating>1 / n)
 
 
-def sgd_update(floating[::1] params, const floating[::1] grads, floating[::1] velocity,
-               Py_ssize_t n_weights, double lr, double momentum=0.0, double l2=0.0):
-    """One SGD step in place on the flat buffers; see _kernels.pxd."""
+def optimizer_update(config, floating[::1] params, const floating[::1] grads, tuple state,
+                     Py_ssize_t n_weights, double eta):
+    """One step of the optimizer `config` (an OptimizerConfig of fastnet.components) in
+    place on the flat buffers: params (m), grads (m), state (the optimizer's buffers,
+    each (m)); the first n_weights entries are weights (they take l2); eta is this
+    update's step size."""
     cdef Py_ssize_t m = params.shape[0]
+    cdef fnet_optim cfg = _optim_struct(config)
+    cdef floating* ptrs[8]
+    cdef int status
+    _state_pointers(state, ptrs, m, cfg.code)
     if not (grads.shape[0] == m):
         raise ValueError(f"grads has length {grads.shape[0]}, expected {m}")
-    if not (velocity.shape[0] == m):
-        raise ValueError(f"velocity has length {velocity.shape[0]}, expected {m}")
     if not (0 <= n_weights <= m):
         raise ValueError(f"n_weights = {n_weights} is outside 0..{m}")
     with nogil:
-        _sgd_update(&params[0], &grads[0], &velocity[0], m, n_weights, <floating>lr,
-                    <floating>momentum, <floating>l2)
+        status = _optimizer_update(&cfg, &params[0], &grads[0], ptrs, m, n_weights,
+                                   <floating>eta)
+    _check_status(status, "optimizer", config.name)
 
 
-# The public API speaks in strings; the compiled code in these codes.
-ACTIVATION_CODES = {"sigmoid": ACT_SIGMOID, "tanh": ACT_TANH, "relu": ACT_RELU}
-OUTPUT_CODES = {"softmax": OUT_SOFTMAX, "linear": OUT_LINEAR}
+cdef fnet_optim _optim_struct(config) except *:
+    """The C struct of an optimizer configuration (fastnet.components)."""
+    cdef fnet_optim cfg
+    cfg.code = OPTIMIZERS[config.name].code
+    cfg.learning_rate = config.learning_rate
+    cfg.lr_decay = config.lr_decay
+    cfg.momentum = config.momentum
+    cfg.l2 = config.l2
+    return cfg
+
+
+cdef int _state_pointers(tuple state, floating** ptrs, Py_ssize_t m, int code) except -1:
+    """Pointers to the optimizer's state buffers, each checked to hold m entries."""
+    cdef floating[::1] buf
+    cdef Py_ssize_t i
+    if len(state) != fnet_optimizer_n_state(code) or len(state) > 8:
+        raise ValueError(f"the optimizer keeps {fnet_optimizer_n_state(code)} state "
+                         f"buffers, got {len(state)}")
+    for i in range(len(state)):
+        buf = state[i]
+        if buf.shape[0] != m:
+            raise ValueError(f"state[{i}] has length {buf.shape[0]}, expected {m}")
+        ptrs[i] = &buf[0]
+    return 0
+
+
+def _c_names(str kind):
+    """The names the C header gives to codes 0, 1, ... of a component kind
+    ("activation", "output", "optimizer"), up to the first unknown code: what the
+    tests compare with the registries."""
+    cdef int code = 0
+    cdef const char* name
+    names = []
+    while code < 256:
+        if kind == "activation":
+            name = fnet_activation_name(code)
+        elif kind == "output":
+            name = fnet_output_name(code)
+        elif kind == "optimizer":
+            name = fnet_optimizer_name(code)
+        else:
+            raise ValueError(f"unknown component kind {kind!r}")
+        if name == NULL:
+            break
+        names.append(name.decode())
+        code += 1
+    return names

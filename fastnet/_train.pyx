@@ -8,6 +8,9 @@
 #   input batch, L = the output) starts at capacity * cum[l] and is (rows, sizes[l]).
 #   deltas has the same layout and holds dL/d(pre-activation) of each layer.
 #   Hidden activations are applied in place: the backward pass needs only outputs.
+# The per-element math (activations, heads, optimizers) is _components.h's, through
+# the inline dispatchers of _kernels.pxd; an unknown component code is reported as
+# an error (the Plan checks its codes when it is made).
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
@@ -17,8 +20,15 @@ import numpy as np
 
 cnp.import_array()
 
-cdef extern from "_fused.h":
-    ctypedef struct fn_layout:
+from fastnet._kernels cimport (
+    fnet_optim, _dense_forward, _dense_backward, _dense_backward_sgd, _activation_forward,
+    _activation_backward, _head_output_row, _head_loss, _head_delta, _optimizer_update,
+    _optim_struct, _state_pointers,
+)
+
+
+cdef extern from "_persample.h":
+    ctypedef struct fnet_layout:
         Py_ssize_t n_layers
         const Py_ssize_t* sizes
         const Py_ssize_t* w_off
@@ -26,40 +36,28 @@ cdef extern from "_fused.h":
         const Py_ssize_t* cum
         const int* act
         int output
-    ctypedef struct fn_sgd:
-        double learning_rate, lr_decay, momentum, l2
-        Py_ssize_t t0
-    double fn_sgd_epoch_single_f32(const fn_layout* net, float* params, float* velocity,
-                                   float* work, const float* X, const Py_ssize_t* labels,
-                                   const float* targets, const float* weights,
-                                   const Py_ssize_t* order,
-                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta,
-                                   Py_ssize_t* updates) nogil
-    double fn_sgd_epoch_single_f64(const fn_layout* net, double* params, double* velocity,
-                                   double* work, const double* X, const Py_ssize_t* labels,
-                                   const double* targets, const double* weights,
-                                   const Py_ssize_t* order,
-                                   Py_ssize_t n, const fn_sgd* cfg, double* last_eta,
-                                   Py_ssize_t* updates) nogil
-    void fn_forward_single_f32(const fn_layout* net, const float* params, float* work,
-                               const float* x, float* out) nogil
-    void fn_forward_single_f64(const fn_layout* net, const double* params, double* work,
-                               const double* x, double* out) nogil
-
-from fastnet._kernels cimport (
-    _dense_forward, _dense_backward, _dense_backward_sgd, _activation_forward,
-    _activation_backward,
-    _softmax_xent_forward, _softmax_xent_backward, _squared_error_forward,
-    _squared_error_backward, _sgd_update, OUT_SOFTMAX,
-)
-
-
-cdef struct Truth:
-    # What the loss compares the outputs with, for some rows (NULL where absent):
-    const Py_ssize_t* labels    # (rows,) class indices, softmax
-    const void* targets         # (rows, k) targets of the model's dtype, linear
-    const void* weights         # (rows,) sample weights of the model's dtype
-
+    ctypedef struct fnet_truth:
+        const Py_ssize_t* labels    # (rows,) class indices, classification heads
+        const void* targets         # (rows, k) targets of the model's dtype, regression heads
+        const void* weights         # (rows,) sample weights of the model's dtype
+    ctypedef struct fnet_epoch:
+        double loss
+        double last_eta
+        Py_ssize_t updates
+    int fnet_layout_check(const fnet_layout* net) noexcept nogil
+    int fnet_persample_epoch_f32(const fnet_layout* net, const fnet_optim* cfg, float* params,
+                                 float** state, float* work, const float* X,
+                                 const fnet_truth* truth, const Py_ssize_t* order,
+                                 Py_ssize_t n, Py_ssize_t t0, fnet_epoch* result) noexcept nogil
+    int fnet_persample_epoch_f64(const fnet_layout* net, const fnet_optim* cfg,
+                                 double* params, double** state, double* work,
+                                 const double* X, const fnet_truth* truth,
+                                 const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t t0,
+                                 fnet_epoch* result) noexcept nogil
+    int fnet_forward_row_f32(const fnet_layout* net, const float* params, float* work,
+                             const float* x, float* out) noexcept nogil
+    int fnet_forward_row_f64(const fnet_layout* net, const double* params, double* work,
+                             const double* x, double* out) noexcept nogil
 
 cdef class Plan:
     """Layer layout of one network plus a workspace for up to `capacity` rows.
@@ -71,10 +69,10 @@ cdef class Plan:
     cdef readonly int output_code
     cdef Py_ssize_t[::1] sizes, w_off, b_off, cum
     cdef int[::1] act_codes
-    cdef fn_layout layout     # the same layout for the C kernels (points into the above)
+    cdef fnet_layout layout   # the same layout for the C kernels (points into the above)
     cdef readonly object work, acts, deltas, labels, targets, weights
-    cdef Truth gathered       # points into labels / targets / weights above
-    cdef object bound            # parameters bound for the single-row path
+    cdef fnet_truth gathered  # points into labels / targets / weights above
+    cdef object bound         # parameters bound for the single-row path
     cdef bint f32
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
@@ -92,7 +90,7 @@ cdef class Plan:
         self.cum = np.ascontiguousarray(np.concatenate([[0], np.cumsum(sizes)]),
                                         dtype=np.intp)
         total = capacity * self.cum[self.n_layers + 1]
-        # One buffer, activations then deltas: the layout _fused.c expects.
+        # One buffer, activations then deltas: the layout _persample.c expects.
         self.work = np.zeros(2 * total, dtype=dtype)
         self.acts = self.work[:total]
         self.deltas = self.work[total:]
@@ -103,6 +101,9 @@ cdef class Plan:
         self.layout.cum = &self.cum[0]
         self.layout.act = &self.act_codes[0]
         self.layout.output = output_code
+        if fnet_layout_check(&self.layout) != 0:
+            raise ValueError(f"activation codes {list(act_codes)} or output code "
+                             f"{output_code} are not all implemented by the compiled kernels")
         # one batch's truth, gathered from the data set's rows
         self.labels = np.zeros(capacity, dtype=np.intp)
         self.targets = np.zeros(capacity * self.sizes[self.n_layers], dtype=dtype)
@@ -141,19 +142,20 @@ cdef class Plan:
         return best
 
 
-cdef Py_ssize_t _forward_row(const fn_layout* layout, const floating* params,
+cdef Py_ssize_t _forward_row(const fnet_layout* layout, const floating* params,
                              floating* work, const floating* x, floating* out,
                              Py_ssize_t d, Py_ssize_t k) noexcept nogil:
-    # out (k) = outputs for one row x (d) by the fused C forward; returns -1 when x
-    # holds NaN or infinity (out untouched), else the index of the largest output.
+    # out (k) = outputs for one row x (d) by the per-sample C forward; returns -1 when
+    # x holds NaN or infinity (out untouched), else the index of the largest output.
+    # (The layout's codes were checked when the plan was made.)
     cdef Py_ssize_t j, best = 0
     for j in range(d):
         if not isfinite(x[j]):
             return -1
     if floating is float:
-        fn_forward_single_f32(layout, params, work, x, out)
+        fnet_forward_row_f32(layout, params, work, x, out)
     else:
-        fn_forward_single_f64(layout, params, work, x, out)
+        fnet_forward_row_f64(layout, params, work, x, out)
     for j in range(1, k):
         if out[j] > out[best]:
             best = j
@@ -162,7 +164,7 @@ cdef Py_ssize_t _forward_row(const fn_layout* layout, const floating* params,
 
 cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) noexcept nogil:
     # acts layer 0 holds the input rows (n, sizes[0]); fills layers 1..L.
-    # The output layer is left as logits / linear outputs.
+    # The output layer is left as pre-activations (the head's transform is separate).
     cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity
     cdef floating* out
     for l in range(L):
@@ -170,35 +172,31 @@ cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) no
         _dense_forward(out, acts + cap * plan.cum[l], params + plan.w_off[l],
                        params + plan.b_off[l], n, plan.sizes[l], plan.sizes[l + 1])
         if l < L - 1:
-            _activation_forward(plan.act_codes[l], out, out, n * plan.sizes[l + 1])
+            _activation_forward(plan.act_codes[l], out, n * plan.sizes[l + 1])
 
 
-cdef double _loss_forward(Plan plan, floating* acts, const Truth* truth,
+cdef double _loss_forward(Plan plan, floating* acts, const fnet_truth* truth,
                           Py_ssize_t n) noexcept nogil:
-    # Turns the output layer into probabilities (softmax) and returns the summed loss.
+    # Turns the output layer into the head's outputs and returns the summed loss.
     cdef Py_ssize_t L = plan.n_layers, k = plan.sizes[L]
     cdef floating* out = acts + plan.capacity * plan.cum[L]
-    cdef const floating* w = <const floating*>truth.weights
-    if plan.output_code == OUT_SOFTMAX:
-        return _softmax_xent_forward(out, out, truth.labels, w, n, k)
-    return _squared_error_forward(out, <const floating*>truth.targets, w, n, k)
+    cdef int status = 0
+    return _head_loss(plan.output_code, out, out, truth.labels,
+                      <const floating*>truth.targets, <const floating*>truth.weights, n, k,
+                      &status)
 
 
 cdef void _output_backward(Plan plan, floating* acts, floating* deltas,
-                           const Truth* truth, Py_ssize_t n, floating scale) noexcept nogil:
+                           const fnet_truth* truth, Py_ssize_t n, floating scale) noexcept nogil:
     # The output layer's delta: scale * d(summed loss)/d(output pre-activation).
     cdef Py_ssize_t L = plan.n_layers, cap = plan.capacity, k = plan.sizes[L]
-    cdef floating* dout = deltas + cap * plan.cum[L]
-    cdef floating* out = acts + cap * plan.cum[L]
-    cdef const floating* w = <const floating*>truth.weights
-    if plan.output_code == OUT_SOFTMAX:
-        _softmax_xent_backward(dout, out, truth.labels, w, n, k, scale)
-    else:
-        _squared_error_backward(dout, out, <const floating*>truth.targets, w, n, k, scale)
+    _head_delta(plan.output_code, deltas + cap * plan.cum[L], acts + cap * plan.cum[L],
+                truth.labels, <const floating*>truth.targets,
+                <const floating*>truth.weights, n, k, scale)
 
 
 cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts,
-                    floating* deltas, const Truth* truth, Py_ssize_t n, floating scale,
+                    floating* deltas, const fnet_truth* truth, Py_ssize_t n, floating scale,
                     bint accumulate) noexcept nogil:
     # ADDS (or, without accumulate, writes) scale * d(summed loss)/d(params) into
     # grads (scale = 1 / batch size).
@@ -213,13 +211,13 @@ cdef void _backward(Plan plan, floating* params, floating* grads, floating* acts
                         acts + cap * plan.cum[l], params + plan.w_off[l], n,
                         plan.sizes[l], plan.sizes[l + 1], accumulate)
         if l > 0:
-            _activation_backward(plan.act_codes[l - 1], dx, dx,
-                                 acts + cap * plan.cum[l], n * plan.sizes[l])
+            _activation_backward(plan.act_codes[l - 1], dx, acts + cap * plan.cum[l],
+                                 n * plan.sizes[l])
 
 
 cdef void _backward_sgd(Plan plan, floating* params, floating* scratch, floating* acts,
-                        floating* deltas, const Truth* truth, Py_ssize_t n, floating scale,
-                        floating eta) noexcept nogil:
+                        floating* deltas, const fnet_truth* truth, Py_ssize_t n,
+                        floating scale, floating eta) noexcept nogil:
     # Backward pass and plain SGD step (no momentum, no l2) in one sweep, top layer
     # first: each layer's input gradient is taken before its weights change, and the
     # layers below are still untouched, so this is the same step as computing every
@@ -234,17 +232,18 @@ cdef void _backward_sgd(Plan plan, floating* params, floating* scratch, floating
                             acts + cap * plan.cum[l], n, plan.sizes[l], plan.sizes[l + 1],
                             eta)
         if l > 0:
-            _activation_backward(plan.act_codes[l - 1], dx, dx,
-                                 acts + cap * plan.cum[l], n * plan.sizes[l])
+            _activation_backward(plan.act_codes[l - 1], dx, acts + cap * plan.cum[l],
+                                 n * plan.sizes[l])
 
 
-cdef Truth _load_rows(Plan plan, floating* acts, const floating* X, const Truth* source,
-                      const Py_ssize_t* order, Py_ssize_t start, Py_ssize_t n) noexcept nogil:
+cdef fnet_truth _load_rows(Plan plan, floating* acts, const floating* X,
+                           const fnet_truth* source, const Py_ssize_t* order,
+                           Py_ssize_t start, Py_ssize_t n) noexcept nogil:
     # Gathers rows order[start:start+n] (or start:start+n when order is NULL) of X into
     # the input layer, and of the truth (what source has) into the plan's buffers;
     # returns where the gathered truth is.
     cdef Py_ssize_t i, r, d = plan.sizes[0], k = plan.sizes[plan.n_layers]
-    cdef Truth batch
+    cdef fnet_truth batch
     cdef const floating* t_in = <const floating*>source.targets
     cdef const floating* w_in = <const floating*>source.weights
     cdef floating* t_out = <floating*>plan.gathered.targets
@@ -264,8 +263,8 @@ cdef Truth _load_rows(Plan plan, floating* acts, const floating* X, const Truth*
     return batch
 
 
-cdef Truth _truth(const Py_ssize_t[::1] labels, const void* targets, const void* weights):
-    cdef Truth t
+cdef fnet_truth _truth(const Py_ssize_t[::1] labels, const void* targets, const void* weights):
+    cdef fnet_truth t
     t.labels = &labels[0] if labels is not None else NULL
     t.targets = targets
     t.weights = weights
@@ -274,17 +273,16 @@ cdef Truth _truth(const Py_ssize_t[::1] labels, const void* targets, const void*
 
 def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] out):
-    """out (n, k) = network outputs (probabilities for softmax) for the rows of X.
+    """out (n, k) = the head's outputs (probabilities for softmax) for the rows of X.
 
     X is processed in chunks of plan.capacity rows through the plan's workspace.
     """
     cdef Py_ssize_t n = X.shape[0], L = plan.n_layers, k = plan.sizes[L]
-    cdef Py_ssize_t b, start, rows
+    cdef Py_ssize_t b, i, start, rows
     cdef floating[::1] acts = plan.acts
-    cdef Py_ssize_t[::1] labels = plan.labels
     cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
     cdef floating[::1] work = plan.work
-    cdef Truth none = _truth(None, NULL, NULL)
+    cdef fnet_truth none = _truth(None, NULL, NULL)
     if n == 1 and plan.capacity == 1:
         with nogil:   # X was checked by the caller; the row's class is not needed here
             _forward_row(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0],
@@ -296,11 +294,8 @@ def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
             rows = min(plan.capacity, n - start)
             _load_rows(plan, &acts[0], &X[0, 0], &none, NULL, start, rows)
             _forward(plan, &params[0], &acts[0], rows)
-            if plan.output_code == OUT_SOFTMAX:
-                # Labels are not needed for the probabilities; 0 is always valid.
-                memset(&labels[0], 0, rows * sizeof(Py_ssize_t))
-                _softmax_xent_forward(out_layer, out_layer, &labels[0], <floating*>NULL,
-                                      rows, k)
+            for i in range(rows):
+                _head_output_row(plan.output_code, out_layer + i * k, k)
             memcpy(&out[start, 0], out_layer, rows * k * sizeof(floating))
 
 
@@ -317,16 +312,16 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
                        const floating[:, ::1] targets, const floating[::1] weights=None):
     """Mean loss over the rows of X; ADDS its gradient into grads unless grads is None.
 
-    Exactly one of labels (softmax) and targets (linear) is given; weights (optional)
-    multiplies each row's loss. The rows go through the plan's workspace in chunks of
-    plan.capacity, each chunk's gradient scaled by 1 / (all rows), so memory stays
-    bounded whatever the number of rows.
+    labels (classification heads) or targets (regression heads) is given; weights
+    (optional) multiplies each row's loss. The rows go through the plan's workspace in
+    chunks of plan.capacity, each chunk's gradient scaled by 1 / (all rows), so memory
+    stays bounded whatever the number of rows.
     """
     cdef Py_ssize_t n = X.shape[0], b, start, rows
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
-    cdef Truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
-    cdef Truth batch
+    cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
+    cdef fnet_truth batch
     cdef double total = 0
     with nogil:
         for b in range((n + plan.capacity - 1) // plan.capacity):
@@ -341,51 +336,59 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
     return total / n
 
 
-def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
-                floating[::1] velocity, const floating[:, ::1] X,
-                const Py_ssize_t[::1] labels, const floating[:, ::1] targets,
-                const floating[::1] weights, const Py_ssize_t[::1] order,
-                Py_ssize_t batch_size, double learning_rate, double lr_decay,
-                double momentum, double l2, Py_ssize_t t0, bint fused=True):
-    """One epoch of minibatch SGD, entirely in compiled code without the GIL.
+def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tuple state,
+                const floating[:, ::1] X, const Py_ssize_t[::1] labels,
+                const floating[:, ::1] targets, const floating[::1] weights,
+                const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
+                fast_paths=()):
+    """Optimizer steps over the rows of X in `order`, entirely in compiled code
+    without the GIL.
 
-    Visits the rows of X in `order`, batch_size at a time (the last batch may be
-    smaller); each batch takes one step with eta_t = learning_rate / (1 + lr_decay t),
-    t counting updates from t0. weights (or None) multiplies each row's loss. With
-    batch_size 1 (and fused) the fused C loop of _fused.c runs; otherwise, per batch,
-    the kernels above with BLAS, and for plain SGD (no momentum, no l2, fused) the
-    step is folded into the backward GEMMs. fused=False takes the general path
-    everywhere (for the tests). Returns (summed loss of the visited rows, each
-    measured before its step; number of updates done; the last eta used). A step
-    whose loss is NaN or infinite is not taken and ends the call early: fewer updates
-    than batches tells the caller.
+    Visits the rows batch_size at a time (the last batch may be smaller); each batch
+    takes one step of the optimizer `config` (fastnet.components) with step size
+    eta = learning_rate / (1 + lr_decay * t), t the model's update count (t0 before
+    this call). state holds the optimizer's buffers; weights (or None) multiplies
+    each row's loss.
+
+    fast_paths names the compiled fast paths the optimizer allows with this
+    configuration (fastnet.components.Optimizer.fast_paths): "persample" runs batch
+    size 1 as the per-sample C loop of _persample.c; "folded" folds the minibatch step
+    into the backward GEMMs. Without them, every batch takes the general path
+    (kernels, gradient buffer, separate update): the tests compare the two.
+
+    Returns (summed loss of the visited rows, each measured before its step; number
+    of updates done; the last eta used). A step whose loss is NaN or infinite is not
+    taken and ends the call early: fewer updates than batches tells the caller.
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
-    cdef Py_ssize_t t = t0
+    cdef Py_ssize_t step = t0           # the model's update count before each step
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
-    cdef Truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
-    cdef Truth batch
-    cdef double total = 0, eta = learning_rate, step_loss
+    cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
+    cdef fnet_truth batch
+    cdef double total = 0, eta = config.learning_rate, step_loss
     cdef floating[::1] work = plan.work
-    cdef fn_sgd cfg
+    cdef fnet_optim cfg = _optim_struct(config)
+    cdef fnet_epoch done
+    cdef floating* state_ptrs[8]
+    cdef int status = 0
+    cdef bint folded = "folded" in fast_paths
+    _state_pointers(state, state_ptrs, m, cfg.code)
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
-    if batch_size == 1 and fused:
-        cfg.learning_rate, cfg.lr_decay, cfg.momentum, cfg.l2, cfg.t0 = (
-            learning_rate, lr_decay, momentum, l2, t0)
+    if batch_size == 1 and "persample" in fast_paths:
         with nogil:
             if floating is float:
-                total = fn_sgd_epoch_single_f32(
-                    &plan.layout, &params[0], &velocity[0], &work[0], &X[0, 0],
-                    source.labels, <const float*>source.targets,
-                    <const float*>source.weights, &order[0], n, &cfg, &eta, &t)
+                status = fnet_persample_epoch_f32(&plan.layout, &cfg, &params[0], state_ptrs,
+                                                  &work[0], &X[0, 0], &source, &order[0], n,
+                                                  t0, &done)
             else:
-                total = fn_sgd_epoch_single_f64(
-                    &plan.layout, &params[0], &velocity[0], &work[0], &X[0, 0],
-                    source.labels, <const double*>source.targets,
-                    <const double*>source.weights, &order[0], n, &cfg, &eta, &t)
-        return total, t, eta
+                status = fnet_persample_epoch_f64(&plan.layout, &cfg, &params[0], state_ptrs,
+                                                  &work[0], &X[0, 0], &source, &order[0], n,
+                                                  t0, &done)
+        if status != 0:
+            raise ValueError(f"optimizer {config.name!r} has no per-sample compiled loop")
+        return done.loss, done.updates, done.last_eta
     with nogil:
         for b in range((n + batch_size - 1) // batch_size):
             start = b * batch_size
@@ -396,15 +399,20 @@ def train_epoch(Plan plan, floating[::1] params, floating[::1] grads,
             if not isfinite(step_loss):
                 break     # diverged: stop before this step; the caller decides
             total += step_loss
-            eta = learning_rate / (1.0 + lr_decay * t)
-            if momentum == 0 and l2 == 0 and fused:
+            eta = cfg.learning_rate / (1.0 + cfg.lr_decay * step)
+            if folded:
                 _backward_sgd(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch,
                               rows, <floating>1 / rows, <floating>eta)
             else:
                 # accumulate=False: every layer overwrites its gradients, no zeroing.
                 _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch, rows,
                           <floating>1 / rows, False)
-                _sgd_update(&params[0], &grads[0], &velocity[0], m, plan.n_weights,
-                            <floating>eta, <floating>momentum, <floating>l2)
-            t += 1
-    return total, t - t0, eta
+                status = _optimizer_update(&cfg, &params[0], &grads[0], state_ptrs, m,
+                                           plan.n_weights, <floating>eta)
+                if status != 0:
+                    break
+            step += 1
+    if status != 0:
+        raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
+                         f"kernels")
+    return total, step - t0, eta

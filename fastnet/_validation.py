@@ -7,8 +7,6 @@ import numbers
 
 import numpy as np
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-OUTPUTS = ("softmax", "linear")
 SAMPLINGS = ("shuffle", "uniform")
 DTYPES = ("float32", "float64")
 
@@ -32,18 +30,19 @@ def check_layer_sizes(layer_sizes):
     return [int(s) for s in sizes]
 
 
-def check_activations(activation, n_hidden):
+def check_activations(activation, n_hidden, choices):
+    """One activation name per hidden layer, each one of `choices`."""
     if isinstance(activation, str):
-        return [check_choice("activation", activation, ACTIVATIONS)] * n_hidden
+        return [check_choice("activation", activation, choices)] * n_hidden
     try:
         acts = list(activation)
     except TypeError:
         raise ValueError(f"unknown activation {activation!r}; expected one of "
-                         f"{', '.join(map(repr, ACTIVATIONS))} or a list of them") from None
+                         f"{', '.join(map(repr, choices))} or a list of them") from None
     if len(acts) != n_hidden:
         raise ValueError(f"activation lists {len(acts)} entries, but the network has "
                          f"{n_hidden} hidden layers")
-    return [check_choice("activation", a, ACTIVATIONS) for a in acts]
+    return [check_choice("activation", a, choices) for a in acts]
 
 
 def check_dtype(dtype):

@@ -1,8 +1,9 @@
 """Layers over the compiled kernels, in the lecture's layerwise form.
 
-The same classes as fastnet.reference.layers (Dense, Sigmoid, Tanh, ReLU,
-SoftmaxCrossEntropy, SquaredError, each with forward and backward); they call the
-compiled kernels of fastnet._kernels instead of the NumPy ones.
+The same classes as fastnet.reference.layers (Dense, one activation layer per
+registered activation: Sigmoid, Tanh, ReLU, Identity, ...; SoftmaxCrossEntropy,
+SquaredError; each with forward and backward); they call the compiled kernels of
+fastnet._kernels instead of the NumPy ones.
 """
 from fastnet import _kernels
 from fastnet.reference import layers as _ref
@@ -13,18 +14,8 @@ class Dense(_ref.Dense):
     kernels = _kernels
 
 
-class Sigmoid(_ref.Sigmoid):
-    __doc__ = _ref.Sigmoid.__doc__
-    kernels = _kernels
-
-
-class Tanh(_ref.Tanh):
-    __doc__ = _ref.Tanh.__doc__
-    kernels = _kernels
-
-
-class ReLU(_ref.ReLU):
-    __doc__ = _ref.ReLU.__doc__
+class Activation(_ref.Activation):
+    __doc__ = _ref.Activation.__doc__
     kernels = _kernels
 
 
@@ -38,4 +29,5 @@ class SquaredError(_ref.SquaredError):
     kernels = _kernels
 
 
-ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
+ACTIVATION_LAYERS = _ref.activation_layers(Activation, __name__)
+globals().update({cls.__name__: cls for cls in ACTIVATION_LAYERS.values()})

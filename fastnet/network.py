@@ -1,17 +1,18 @@
 """fastnet.MLP: the network over the compiled kernels.
 
 The public API is shared with the reference (fastnet/_base.py); this class supplies
-the arithmetic from fastnet/_train.pyx, where forward, backward and whole SGD epochs
-run in compiled code without the GIL.
+the arithmetic from fastnet/_train.pyx, where forward, backward and whole epochs of
+optimizer steps run in compiled code without the GIL.
 """
 import contextlib
 
 import numpy as np
 
 from fastnet import _train
+from fastnet._base import BaseMLP
+from fastnet._guards import check_fits_in_memory
 from fastnet._threads import limit_blas_threads
-from fastnet._base import BaseMLP, check_fits_in_memory
-from fastnet._kernels import ACTIVATION_CODES, OUTPUT_CODES
+from fastnet.components import ACTIVATIONS
 
 # Rows per forward chunk: large enough for BLAS to run at speed, small enough that
 # the workspace stays a few MB for the widest networks.
@@ -35,8 +36,12 @@ class MLP(BaseMLP):
         check_fits_in_memory(2 * capacity * sum(self._sizes) * self._dtype.itemsize,
                              f"workspaces for {capacity} rows")
         return _train.Plan(self._sizes, self._w_off, self._b_off, self._n_weights,
-                           [ACTIVATION_CODES[a] for a in self._activations],
-                           OUTPUT_CODES[self._output], self._dtype, capacity)
+                           [ACTIVATIONS[a].code for a in self._activations],
+                           self._head.code, self._dtype, capacity)
+
+    def _split(self, truth):
+        """(labels, targets) for the compiled code: the truth goes in its head's slot."""
+        return (truth, None) if self._head.truth == "labels" else (None, truth)
 
     # The latency path for one clean row (Python call to result in about a
     # microsecond): skips the general conversion when X is already a C-contiguous
@@ -56,7 +61,7 @@ class MLP(BaseMLP):
     def forward(self, X):
         if self._clean_row(X):
             out = np.empty((1, self._sizes[-1]), dtype=self._dtype)
-            with self._reading():
+            with self._guard.reading():
                 if self._row_plan().forward_row(X, out) >= 0:
                     return out
         return super().forward(X)   # also raises the usual errors for NaN or infinity
@@ -64,8 +69,8 @@ class MLP(BaseMLP):
     forward.__doc__ = BaseMLP.forward.__doc__
 
     def predict(self, X):
-        if self._output == "softmax" and self._clean_row(X):
-            with self._reading():
+        if self._head.classifier and self._clean_row(X):
+            with self._guard.reading():
                 best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
                                                                 self._dtype))
             if best >= 0:
@@ -88,23 +93,24 @@ class MLP(BaseMLP):
             plan = self._forward_plans[FORWARD_CHUNK] = self._plan(FORWARD_CHUNK)
         return plan
 
-    def _loss_and_gradients(self, X, labels, targets, with_grad, weights=None):
+    def _loss_and_gradients(self, X, truth, with_grad, weights=None):
         return _train.loss_and_gradients(self._chunk_plan(), self._params,
                                          self._grads if with_grad else None,
-                                         X, labels, targets, weights)
+                                         X, *self._split(truth), weights)
 
     def _make_trainer(self, batch_size):
         return self._plan(batch_size)
 
-    def _train_epoch(self, trainer, X, labels, targets, weights, order, batch_size,
-                     learning_rate, lr_decay, momentum, l2, t0):
+    def _train_steps(self, trainer, X, truth, weights, order, batch_size, config, t0,
+                     fast_paths):
         work = batch_size * max(a * b for a, b in zip(self._sizes, self._sizes[1:]))
         threads = limit_blas_threads(1) if 1 < batch_size and work < ONE_THREAD_BELOW \
             else contextlib.nullcontext()
+        state = tuple(self._state.values())
         with threads:
-            return _train.train_epoch(trainer, self._params, self._grads, self._velocity, X,
-                                      labels, targets, weights, order, batch_size,
-                                      learning_rate, lr_decay, momentum, l2, t0)
+            return _train.train_epoch(trainer, config, self._params, self._grads, state, X,
+                                      *self._split(truth), weights, order, batch_size, t0,
+                                      fast_paths)
 
 
 def load(path) -> MLP:

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(*args, **kwargs)
 
 import fastnet
+from fastnet.components import HEADS
 
 
 class _FastnetMLP(BaseEstimator):
@@ -97,8 +98,9 @@ class _FastnetMLP(BaseEstimator):
     def _fit(self, X, y, incremental, sample_weight=None, classes=None):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
-        X, y = _validate_data(self, X, y, reset=first, multi_output=self._output == "linear",
-                              y_numeric=self._output == "linear", dtype=[np.float64, np.float32])
+        classifier = HEADS[self._output].classifier
+        X, y = _validate_data(self, X, y, reset=first, multi_output=not classifier,
+                              y_numeric=not classifier, dtype=[np.float64, np.float32])
         target = self._encode(y, first, classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -115,7 +117,7 @@ class _FastnetMLP(BaseEstimator):
             return self
         validation = None
         if self.early_stopping:
-            stratify = target if self._output == "softmax" else None
+            stratify = target if classifier else None
             seed = check_random_state(self.random_state).randint(2 ** 31 - 1)
             parts = [X, target] + ([] if sample_weight is None else [sample_weight])
             try:
@@ -127,7 +129,7 @@ class _FastnetMLP(BaseEstimator):
             X, Xv, target, yv = split[:4]
             sample_weight = None if sample_weight is None else split[4]
             validation = (Xv, yv)
-        best_params, stall = None, 0
+        best_state, stall = None, 0
         for _ in range(self.max_iter):
             history = self.net_.fit(X, target, epochs=1, verbose=self.verbose,
                                     sample_weight=sample_weight, **self._fit_args(len(X)))
@@ -140,7 +142,7 @@ class _FastnetMLP(BaseEstimator):
                 improved = score > self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params = self.net_._params.copy()
+                    best_state = self.net_.state_dict()
             else:
                 improved = loss < self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
@@ -151,8 +153,8 @@ class _FastnetMLP(BaseEstimator):
             warnings.warn(f"fastnet: max_iter={self.max_iter} reached before the "
                           f"{'validation score' if validation else 'loss'} stopped "
                           f"improving", ConvergenceWarning)
-        if best_params is not None:          # early stopping: keep the best epoch's weights
-            self.net_._params[...] = best_params
+        if best_state is not None:          # early stopping: keep the best epoch's weights
+            self.net_.load_state_dict(best_state)
         return self
 
     def fit(self, X, y, sample_weight=None):

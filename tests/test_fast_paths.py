@@ -11,7 +11,7 @@ import pytest
 
 import fastnet
 import fastnet.reference
-from fastnet import _train
+from fastnet.testing import run_steps
 
 from conftest import max_rel_diff
 
@@ -28,17 +28,11 @@ def _twins(net_args, dtype, data_seed, n=40):
 
 
 def _run_epoch(net, X, y, fused, batch_size=1, weights=None, **kw):
-    labels, targets = net._y(y, X.shape[0])
-    X = net._X(X)
-    if weights is not None:
-        weights = net._sample_weights(weights, X.shape[0])
     order = np.arange(X.shape[0], dtype=np.intp)[::-1].copy()
-    plan = net._plan(batch_size)
     args = dict(learning_rate=0.05, lr_decay=0.1, momentum=0.0, l2=0.0)
     args.update(kw)
-    return _train.train_epoch(plan, net._params, net._grads, net._velocity, X, labels,
-                              targets, weights, order, batch_size, args["learning_rate"],
-                              args["lr_decay"], args["momentum"], args["l2"], 7, fused=fused)
+    return run_steps(net, X, y, order, batch_size, weights, fast_paths=None if fused else (),
+                     t0=7, **args)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -61,11 +55,11 @@ def test_fused_epoch_matches_general_path(net_args, options, dtype, weighted):
     assert results[0][0] == pytest.approx(results[1][0], rel=EPOCH_TOL[dtype])
     # Relative to the whole parameter vector: a single bias near 0 (a cancellation)
     # has no scale of its own to be relative to.
-    assert max_rel_diff(nets[0]._params, nets[1]._params) < EPOCH_TOL[dtype]
+    assert max_rel_diff(nets[0].parameters, nets[1].parameters) < EPOCH_TOL[dtype]
     if options.get("momentum"):
-        assert max_rel_diff(nets[0]._velocity, nets[1]._velocity) < 10 * EPOCH_TOL[dtype]
+        assert max_rel_diff(nets[0].state_dict()["velocity"], nets[1].state_dict()["velocity"]) < 10 * EPOCH_TOL[dtype]
     else:
-        assert not nets[0]._velocity.any()                # untouched without momentum
+        assert not nets[0].state_dict()["velocity"].any()                # untouched without momentum
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -35,7 +35,7 @@ def test_divergence_stops_with_a_clear_error_and_finite_weights(impl, batch_size
     start = impl.MLP([3, 8, 1], "relu", "linear", dtype=dtype, seed=0)
     for a, b in zip(net.weights + net.biases, start.weights + start.biases):
         np.testing.assert_array_equal(a, b)          # back to the start of that epoch
-    assert net._updates == 0 and not net._velocity.any()
+    assert net.state_dict()["updates"] == 0 and not net.state_dict()["velocity"].any()
 
 
 def test_after_divergence_the_model_trains_on(impl):
@@ -45,7 +45,7 @@ def test_after_divergence_the_model_trains_on(impl):
     with pytest.raises(FloatingPointError):
         net.fit(X, y, epochs=5, learning_rate=10.0)
     assert all(np.isfinite(w).all() for w in net.weights + net.biases)
-    assert np.isfinite(net._velocity).all()
+    assert np.isfinite(net.state_dict()["velocity"]).all()
     history = net.fit(X, y, epochs=2, learning_rate=1e-5)
     assert np.isfinite(history["loss"]).all()
 
@@ -82,7 +82,7 @@ def test_ctrl_c_returns_within_half_a_second_at_a_completed_step():
     timer.join()
     assert history["interrupted"] is True and history["loss"] == []
     assert returned - fired["at"] < 0.5
-    assert 0 < net._updates < 200000                 # some steps done, all completed
+    assert 0 < net.state_dict()["updates"] < 200000                 # some steps done, all completed
     assert all(np.isfinite(w).all() for w in net.weights)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     net.fit(X[:100], y[:100])                          # and the model trains on
@@ -136,7 +136,7 @@ def test_one_model_from_two_threads_is_refused_not_corrupted():
     t.join()
     assert len(errors) == 4 and all("another thread" in e for e in errors)
     assert all(np.isfinite(w).all() for w in net.weights)
-    assert net._fit_owner is None
+    net.predict(X[:1])                              # free again once fit returned
     net.predict(X[:3])                               # usable again
 
 

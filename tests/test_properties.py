@@ -93,7 +93,7 @@ def labels(draw):
 }))
 def test_training_entry_points_on_anything(impl, X, y, kwargs):
     net = impl.MLP(**NET_ARGS)
-    before = net._params.copy()
+    before = net.parameters.copy()
     for call in (net.loss, net.gradients, net.score):
         try:
             call(X, y)
@@ -102,10 +102,10 @@ def test_training_entry_points_on_anything(impl, X, y, kwargs):
     try:
         net.fit(X, y, **kwargs)
     except ValueError:
-        np.testing.assert_array_equal(net._params, before)   # a refused fit changes nothing
+        np.testing.assert_array_equal(net.parameters, before)   # a refused fit changes nothing
     except FloatingPointError:
-        assert np.isfinite(net._params).all()
-    assert np.isfinite(net._params).all()
+        assert np.isfinite(net.parameters).all()
+    assert np.isfinite(net.parameters).all()
 
 
 @pytest.mark.parametrize("output", ["softmax", "linear"])

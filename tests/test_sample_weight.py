@@ -51,7 +51,7 @@ def test_weights_of_one_are_no_weights(impl, output, batch_size):
     a.fit(X, y, epochs=2, batch_size=batch_size, learning_rate=0.05, momentum=0.5)
     b.fit(X, y, epochs=2, batch_size=batch_size, learning_rate=0.05, momentum=0.5,
           sample_weight=np.ones(len(X)))
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(a.parameters, b.parameters)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-9), ("float32", 1e-4)])
@@ -63,19 +63,19 @@ def test_weighted_trajectories_agree(output, batch_size, dtype, tol):
             for impl in (fastnet, fastnet.reference)]
     histories = [net.fit(X, y, epochs=3, batch_size=batch_size, learning_rate=0.02,
                          sample_weight=w) for net in nets]
-    assert max_rel_diff(nets[0]._params, nets[1]._params) < tol
+    assert max_rel_diff(nets[0].parameters, nets[1].parameters) < tol
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=tol)
     unweighted = fastnet.MLP([4, 8, 3], "tanh", output, dtype=dtype, seed=3)
     unweighted.fit(X, y, epochs=3, batch_size=batch_size, learning_rate=0.02)
-    assert max_rel_diff(unweighted._params, nets[0]._params) > 1e-3   # weights mattered
+    assert max_rel_diff(unweighted.parameters, nets[0].parameters) > 1e-3   # weights mattered
 
 
 def test_zero_weight_samples_do_not_move_the_model(impl):
     X, y, _ = _data("softmax")
     net = impl.MLP([4, 5, 3], seed=0, dtype="float64")
-    before = net._params.copy()
+    before = net.parameters.copy()
     net.fit(X, y, epochs=2, batch_size=1, learning_rate=0.1, sample_weight=np.zeros(len(X)))
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.parameters, before)
 
 
 @pytest.mark.parametrize("w,match", [

@@ -4,8 +4,14 @@ Same names, same argument order (outputs, inputs), same conventions:
 backward kernels ADD into parameter gradients (dW, db) and OVERWRITE input
 gradients (dx, dz); derivatives come from saved forward outputs. This file is the
 readable specification the compiled kernels are tested against.
+
+Activations: ``<name>_forward`` / ``<name>_backward`` for every entry of
+fastnet.components.ACTIVATIONS, reached through ``activation_forward`` /
+``activation_backward`` (the compiled module's generic kernels, same arguments).
 """
 import numpy as np
+
+from fastnet.components import ACTIVATIONS, OPTIMIZERS
 
 
 def dense_forward(out, x, W, b):
@@ -51,6 +57,32 @@ def relu_forward(out, z):
 def relu_backward(dz, dout, out):
     """dz = dout where out > 0, else 0 (the derivative at 0 is taken as 0)."""
     dz[...] = np.where(out > 0, dout, 0)
+
+
+def identity_forward(out, z):
+    """out = z."""
+    out[...] = z
+
+
+def identity_backward(dz, dout, out):
+    """dz = dout: the identity's derivative is 1."""
+    dz[...] = dout
+
+
+def activation_forward(activation, out, z):
+    """out = g(z) for the registered activation named `activation`."""
+    globals()[f"{ACTIVATIONS[activation].name}_forward"](out, z)
+
+
+def activation_backward(activation, dz, dout, out):
+    """dz = dout * g'(z), the derivative written from the saved output out = g(z)."""
+    globals()[f"{ACTIVATIONS[activation].name}_backward"](dz, dout, out)
+
+
+def softmax_forward(probs, logits):
+    """probs = softmax(logits), rows; the row max is subtracted before exp."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs[...] = e / e.sum(axis=1, keepdims=True)
 
 
 def _row_scale(scale, weights, n):
@@ -124,3 +156,16 @@ def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0):
         params += velocity
     else:
         params -= lr * g
+
+
+def optimizer_update(config, params, grads, state, n_weights, eta):
+    """One step of the optimizer `config` (fastnet.components) in place on the flat
+    buffers, with step size eta: ``<name>_update`` of this module, state being the
+    optimizer's buffers in registry order."""
+    if len(state) != len(OPTIMIZERS[config.name].state):
+        raise ValueError(f"the optimizer keeps {len(OPTIMIZERS[config.name].state)} state "
+                         f"buffers, got {len(state)}")
+    if config.name == "sgd":
+        sgd_update(params, grads, state[0], n_weights, eta, config.momentum, config.l2)
+    else:  # pragma: no cover - a registered optimizer without its twin here
+        raise ValueError(f"optimizer {config.name!r} has no NumPy twin")

@@ -9,6 +9,7 @@ in the kernel module they call (the ``kernels`` class attribute).
 """
 import numpy as np
 
+from fastnet.components import ACTIVATIONS
 from fastnet.reference import kernels as _numpy_kernels
 
 
@@ -79,8 +80,10 @@ class Dense:
         self.db[...] = 0
 
 
-class _Activation:
-    """Elementwise activation; backward uses the saved output only."""
+class Activation:
+    """Elementwise activation ``name`` (fastnet.components.ACTIVATIONS); backward uses
+    the saved output only. One subclass per registered activation (Sigmoid, Tanh,
+    ReLU, Identity, ...) fixes the name."""
 
     kernels = _numpy_kernels
     name = None
@@ -103,7 +106,7 @@ class _Activation:
         if z.dtype not in (np.float32, np.float64):
             z = z.astype(np.float64)
         self.out = np.empty_like(z)
-        getattr(self.kernels, f"{self.name}_forward")(self.out, z)
+        self.kernels.activation_forward(self.name, self.out, z)
         return self.out
 
     def backward(self, dout):
@@ -119,23 +122,20 @@ class _Activation:
         """
         dout = _as(dout, self.out.dtype)
         dz = np.empty_like(dout)
-        getattr(self.kernels, f"{self.name}_backward")(dz, dout, self.out)
+        self.kernels.activation_backward(self.name, dz, dout, self.out)
         return dz
 
 
-class Sigmoid(_Activation):
-    """sigma(z) = 1 / (1 + exp(-z)); sigma' = sigma (1 - sigma)."""
-    name = "sigmoid"
+def activation_layers(base, module):
+    """{name: layer class} for every registered activation: subclasses of `base`
+    named as the registry says (ReLU, Tanh, ...), defined in `module`."""
+    return {a.name: type(a.layer, (base,), {"name": a.name, "__module__": module,
+                                            "__doc__": f"{a.name}: {a.formula}."})
+            for a in ACTIVATIONS.values()}
 
 
-class Tanh(_Activation):
-    """tanh(z); tanh' = 1 - tanh^2."""
-    name = "tanh"
-
-
-class ReLU(_Activation):
-    """max(0, z); derivative 1 where z > 0, else 0."""
-    name = "relu"
+ACTIVATION_LAYERS = activation_layers(Activation, __name__)
+globals().update({cls.__name__: cls for cls in ACTIVATION_LAYERS.values()})
 
 
 class SoftmaxCrossEntropy:
@@ -212,5 +212,3 @@ class SquaredError:
         self.kernels.squared_error_backward(dpred, self.pred, self.target, self.weights)
         return dpred
 
-
-ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}

@@ -1,0 +1,194 @@
+/* fastnet's components, defined once: the per-element math of every activation,
+ * output head and optimizer, and the enums that name them.
+ *
+ * One source for every compiled path: the Cython kernels (_kernels.pyx), the
+ * per-sample C loop (_persample_impl.h) and the C that export_c writes (it copies
+ * this file and _components_impl.h into the generated source), so the three cannot
+ * drift. The NumPy twin is fastnet/reference/kernels.py; the Python registry that
+ * names these codes is fastnet/components.py (a test checks the two agree).
+ *
+ * Every dispatch is an exhaustive switch over its enum, compiled as an error when a
+ * case is missing (-Werror=switch-enum, set below for GCC and Clang); an unknown
+ * code is reported (a -1 status or a NULL name), never computed as something else.
+ *
+ * Plain C99 and libm; the functions are static inline, templated per dtype by
+ * including _components_impl.h twice (float: suffix _f32, double: _f64).
+ */
+#ifndef FASTNET_COMPONENTS_H
+#define FASTNET_COMPONENTS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define FNET_INLINE static inline __attribute__((always_inline))
+#else
+#define FNET_INLINE static inline
+#endif
+
+/* Full unrolling of the short fixed-length polynomial loops (no control flow left). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define FNET_UNROLL _Pragma("GCC unroll 20")
+#elif defined(__clang__)
+#define FNET_UNROLL _Pragma("unroll")
+#else
+#define FNET_UNROLL
+#endif
+
+typedef ptrdiff_t fnet_size;    /* the same type as Py_ssize_t */
+
+/* Hidden activations h = g(z). The codes are fastnet.components.ACTIVATIONS'. */
+typedef enum {
+    FNET_ACT_SIGMOID = 0,
+    FNET_ACT_TANH = 1,
+    FNET_ACT_RELU = 2,
+    FNET_ACT_IDENTITY = 3
+} fnet_activation;
+
+/* Output heads: the output transform and its loss. Every head here is canonical for
+ * its loss (softmax + cross-entropy, identity + squared error), so the delta at the
+ * output pre-activation is written from the transformed output alone. */
+typedef enum {
+    FNET_OUT_SOFTMAX = 0,
+    FNET_OUT_LINEAR = 1
+} fnet_output;
+
+/* Optimizers: the update rule applied to the flat parameter buffer. */
+typedef enum {
+    FNET_OPT_SGD = 0
+} fnet_optimizer;
+
+/* One optimizer's configuration, carried from fit to C as one struct. The step size
+ * of update t (counted over the model's life) is
+ * learning_rate / (1 + lr_decay * t). l2 applies to weights only. */
+typedef struct {
+    int code;                   /* fnet_optimizer */
+    double learning_rate, lr_decay, momentum, l2;
+} fnet_optim;
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch-enum"
+#endif
+
+/* The names of the codes (those of the Python registry), NULL for an unknown code:
+ * what the tests use to check that every registry entry is wired into C. */
+static inline const char *fnet_activation_name(int code)
+{
+    switch ((fnet_activation)code) {
+    case FNET_ACT_SIGMOID: return "sigmoid";
+    case FNET_ACT_TANH: return "tanh";
+    case FNET_ACT_RELU: return "relu";
+    case FNET_ACT_IDENTITY: return "identity";
+    }
+    return NULL;
+}
+
+static inline const char *fnet_output_name(int code)
+{
+    switch ((fnet_output)code) {
+    case FNET_OUT_SOFTMAX: return "softmax";
+    case FNET_OUT_LINEAR: return "linear";
+    }
+    return NULL;
+}
+
+static inline const char *fnet_optimizer_name(int code)
+{
+    switch ((fnet_optimizer)code) {
+    case FNET_OPT_SGD: return "sgd";
+    }
+    return NULL;
+}
+
+/* Parameter-shaped state buffers each optimizer keeps (momentum's velocity, ...);
+ * -1 for an unknown code. */
+static inline int fnet_optimizer_n_state(int code)
+{
+    switch ((fnet_optimizer)code) {
+    case FNET_OPT_SGD: return 1;    /* velocity (used only with momentum) */
+    }
+    return -1;
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/* 1/k!, the Taylor coefficients of exp, for the vectorisable expm1 below. */
+static const double FNET_INV_FACT[18] = {
+    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
+    1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
+    1.0 / 355687428096000.0};
+
+/* 2^n, exactly, from t = n + shifter (n a small non-negative integer held in the low
+ * mantissa bits of t): move n into the exponent field. */
+FNET_INLINE float fnet_pow2_of_shifted_f32(float t)
+{
+    union { float f; int32_t i; } tb, pb;
+    tb.f = t;
+    pb.i = (tb.i - 0x4B400000 + 127) << 23;          /* 0x4B400000: bits of 1.5 * 2^23 */
+    return pb.f;
+}
+
+FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
+{
+    union { double f; int64_t i; } tb, pb;
+    tb.f = t;
+    pb.i = (tb.i - 0x4338000000000000LL + 1023) << 52;  /* bits of 1.5 * 2^52 */
+    return pb.f;
+}
+
+#define REAL float
+#define SFX _f32
+#define EXP expf
+#define LOG logf
+#define FNET_LOG2E 1.44269504f
+#define FNET_LN2_HI 0.693359375f            /* 355 / 512: n * LN2_HI exact */
+#define FNET_LN2_LO (-2.12194440e-4f)       /* ln2 - LN2_HI */
+#define FNET_TANH_SAT 9.0f                  /* tanh(x) rounds to 1 in float beyond ~9 */
+/* expm1 on |r| <= ln2/2: degree 8 leaves a remainder below 1e-9 relative (float);
+ * degree 14 below 1e-18 (double). */
+#define FNET_EXPM1_DEGREE 8
+#define FNET_SHIFTER 12582912.0f            /* 1.5 * 2^23 */
+#define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f32(t)
+#include "_components_impl.h"
+#undef REAL
+#undef SFX
+#undef EXP
+#undef LOG
+#undef FNET_LOG2E
+#undef FNET_LN2_HI
+#undef FNET_LN2_LO
+#undef FNET_TANH_SAT
+#undef FNET_EXPM1_DEGREE
+#undef FNET_SHIFTER
+#undef FNET_POW2_OF_SHIFTED
+
+#define REAL double
+#define SFX _f64
+#define EXP exp
+#define LOG log
+#define FNET_LOG2E 1.4426950408889634
+#define FNET_LN2_HI 6.93147180369123816490e-01   /* fdlibm's split: n * LN2_HI exact */
+#define FNET_LN2_LO 1.90821492927058770002e-10
+#define FNET_TANH_SAT 20.0                       /* tanh(x) rounds to 1 in double beyond ~19.1 */
+#define FNET_EXPM1_DEGREE 14
+#define FNET_SHIFTER 6755399441055744.0          /* 1.5 * 2^52 */
+#define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f64(t)
+#include "_components_impl.h"
+#undef REAL
+#undef SFX
+#undef EXP
+#undef LOG
+#undef FNET_LOG2E
+#undef FNET_LN2_HI
+#undef FNET_LN2_LO
+#undef FNET_TANH_SAT
+#undef FNET_EXPM1_DEGREE
+#undef FNET_SHIFTER
+#undef FNET_POW2_OF_SHIFTED
+
+#endif

@@ -1,0 +1,309 @@
+/* Body of _components.h, included once per dtype with REAL (float or double), SFX
+ * (_f32 or _f64), EXP / LOG and the constants of the vectorisable expm1. Every
+ * function here is the single definition of its math; see _components.h. */
+#define FNET_CAT_(a, b) a##b
+#define FNET_CAT(a, b) FNET_CAT_(a, b)
+#define FN(name) FNET_CAT(fnet_##name, SFX)
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch-enum"
+#endif
+
+/* ---- elementary functions ------------------------------------------------------ */
+
+/* expm1(u) = exp(u) - 1 for 0 <= u <= 2 * FNET_TANH_SAT, in a form the compiler can
+ * vectorise (libm's is a call per element), without cancellation near 0:
+ *   u = n ln2 + r, |r| <= ln2 / 2 (Cody-Waite split of ln2: n * LN2_HI is exact)
+ *   expm1(u) = 2^n expm1(r) + (2^n - 1)
+ * with expm1(r) = r (1 + r/2! + r^2/3! + ...) to the degree where the remainder is
+ * below half an ulp, and 2^n built exactly from its exponent bits. */
+FNET_INLINE REAL FN(expm1_pos)(REAL u)
+{
+    /* n = round(u log2 e) without a float-to-int conversion (which the compiler will
+     * not vectorise here): adding 1.5 * 2^(mantissa bits) rounds to an integer, which
+     * is then also the low bits of the sum. */
+    const REAL t = u * FNET_LOG2E + FNET_SHIFTER;
+    const REAL n = t - FNET_SHIFTER;
+    const REAL r = (u - n * FNET_LN2_HI) - n * FNET_LN2_LO;
+    const REAL p2 = FNET_POW2_OF_SHIFTED(t);
+    REAL q = (REAL)FNET_INV_FACT[FNET_EXPM1_DEGREE];
+    int k;
+    FNET_UNROLL
+    for (k = FNET_EXPM1_DEGREE - 1; k >= 1; k--)   /* Horner, unrolled: no control flow */
+        q = q * r + (REAL)FNET_INV_FACT[k];
+    q = q * r;
+    return p2 * q + (p2 - 1);
+}
+
+/* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), with the sign of x: a few ulp from the
+ * correctly rounded value everywhere (the tests measure it against numpy.tanh).
+ * NaN propagates: !(a >= SAT) keeps a NaN argument instead of clamping it. */
+FNET_INLINE REAL FN(tanh)(REAL x)
+{
+    const REAL a = x < 0 ? -x : x;
+    const REAL em1 = FN(expm1_pos)(2 * (!(a >= FNET_TANH_SAT) ? a : FNET_TANH_SAT));
+    const REAL t = em1 / (em1 + 2);
+    return x < 0 ? -t : t;
+}
+
+/* 1 / (1 + exp(-z)) through the exp that cannot overflow (its argument is <= 0). */
+FNET_INLINE REAL FN(sigmoid)(REAL z)
+{
+    REAL e;
+    if (z >= 0) {
+        e = EXP(-z);
+        return 1 / (1 + e);
+    }
+    e = EXP(z);
+    return e / (1 + e);
+}
+
+/* ---- activations: in place over m entries ---------------------------------------- */
+
+/* h (m) = g(h): the pre-activations become the layer's outputs. 0, or -1 for an
+ * unknown code (h untouched). */
+FNET_INLINE int FN(activation_forward)(int code, REAL *restrict h, fnet_size m)
+{
+    fnet_size i;
+    switch ((fnet_activation)code) {
+    case FNET_ACT_SIGMOID:
+        for (i = 0; i < m; i++)
+            h[i] = FN(sigmoid)(h[i]);
+        return 0;
+    case FNET_ACT_TANH:
+        for (i = 0; i < m; i++)
+            h[i] = FN(tanh)(h[i]);
+        return 0;
+    case FNET_ACT_RELU:
+        for (i = 0; i < m; i++)
+            h[i] = h[i] > 0 ? h[i] : 0;
+        return 0;
+    case FNET_ACT_IDENTITY:
+        return 0;
+    }
+    return -1;
+}
+
+/* dz (m) *= g'(z), written from the saved output h = g(z) (dz holds dL/dh on entry,
+ * dL/dz on return). 0, or -1 for an unknown code. */
+FNET_INLINE int FN(activation_backward)(int code, REAL *restrict dz, const REAL *restrict h,
+                                        fnet_size m)
+{
+    fnet_size i;
+    switch ((fnet_activation)code) {
+    case FNET_ACT_SIGMOID:          /* sigma' = sigma (1 - sigma) */
+        for (i = 0; i < m; i++)
+            dz[i] = dz[i] * (h[i] * (1 - h[i]));
+        return 0;
+    case FNET_ACT_TANH:             /* tanh' = 1 - tanh^2 */
+        for (i = 0; i < m; i++)
+            dz[i] = dz[i] * (1 - h[i] * h[i]);
+        return 0;
+    case FNET_ACT_RELU:
+        /* The derivative at 0 is taken as 0; h > 0 exactly when z > 0. Both values
+         * are loaded before the choice: a branch-free select that vectorises (a
+         * branch on random signs mispredicts half the time). */
+        for (i = 0; i < m; i++) {
+            const REAL g = dz[i];
+            dz[i] = h[i] > 0 ? g : 0;
+        }
+        return 0;
+    case FNET_ACT_IDENTITY:         /* derivative 1 */
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- output heads: one row of k outputs ------------------------------------------- */
+
+FNET_INLINE REAL FN(row_max)(const REAL *z, fnet_size k)
+{
+    REAL mx = z[0];
+    fnet_size j;
+    for (j = 1; j < k; j++)
+        if (z[j] > mx)
+            mx = z[j];
+    return mx;
+}
+
+/* p (k) = exp(z - mx) / s, s = sum_j exp(z_j - mx); returns s. p may alias z.
+ * exp(z - max) <= 1: no overflow. */
+FNET_INLINE REAL FN(softmax_shifted)(REAL *p, const REAL *z, fnet_size k, REAL mx)
+{
+    REAL s = 0;
+    fnet_size j;
+    for (j = 0; j < k; j++) {
+        p[j] = EXP(z[j] - mx);
+        s += p[j];
+    }
+    for (j = 0; j < k; j++)
+        p[j] = p[j] / s;
+    return s;
+}
+
+/* p (k) = softmax(z (k)); p may alias z. */
+FNET_INLINE void FN(softmax_row)(REAL *p, const REAL *z, fnet_size k)
+{
+    FN(softmax_shifted)(p, z, k, FN(row_max)(z, k));
+}
+
+/* p (k) = softmax(z (k)) (p may alias z); returns -log p[label] as the stable
+ * log-softmax log(sum_j exp(z_j - max)) - (z_label - max). */
+FNET_INLINE REAL FN(softmax_xent_row)(REAL *p, const REAL *z, fnet_size label, fnet_size k)
+{
+    const REAL mx = FN(row_max)(z, k);
+    const REAL z_label = z[label] - mx;     /* read before p (maybe z) is written */
+    return LOG(FN(softmax_shifted)(p, z, k, mx)) - z_label;
+}
+
+/* d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y cancel,
+ * so the gradient needs only the saved probabilities. d (k) = scale * that. */
+FNET_INLINE void FN(softmax_xent_delta_row)(REAL *d, const REAL *p, fnet_size label,
+                                            fnet_size k, REAL scale)
+{
+    fnet_size j;
+    for (j = 0; j < k; j++)
+        d[j] = p[j] * scale;
+    d[label] = (p[label] - 1) * scale;
+}
+
+/* sum_j (pred_j - target_j)^2, no 1/2 factor (the lecture's convention). */
+FNET_INLINE REAL FN(squared_error_row)(const REAL *pred, const REAL *target, fnet_size k)
+{
+    REAL row = 0, r;
+    fnet_size j;
+    for (j = 0; j < k; j++) {
+        r = pred[j] - target[j];
+        row = row + r * r;
+    }
+    return row;
+}
+
+/* d (k) = scale * 2 (pred - target): the gradient of the row's squared error. */
+FNET_INLINE void FN(squared_error_delta_row)(REAL *d, const REAL *pred, const REAL *target,
+                                             fnet_size k, REAL scale)
+{
+    fnet_size j;
+    for (j = 0; j < k; j++)
+        d[j] = (2 * (pred[j] - target[j])) * scale;
+}
+
+/* The head's output transform, in place on one row of k pre-activations (inference).
+ * 0, or -1 for an unknown code. */
+FNET_INLINE int FN(head_output_row)(int code, REAL *z, fnet_size k)
+{
+    switch ((fnet_output)code) {
+    case FNET_OUT_SOFTMAX:
+        FN(softmax_row)(z, z, k);
+        return 0;
+    case FNET_OUT_LINEAR:
+        return 0;
+    }
+    return -1;
+}
+
+/* The head's loss of one row: transforms the row of k pre-activations z in place
+ * into the head's outputs and returns the row's loss against its truth (label for
+ * classification heads, target (k) for regression heads; the other is unused).
+ * *status is set to -1 for an unknown code (and NaN returned). */
+FNET_INLINE REAL FN(head_loss_row)(int code, REAL *z, fnet_size label, const REAL *target,
+                                   fnet_size k, int *status)
+{
+    switch ((fnet_output)code) {
+    case FNET_OUT_SOFTMAX:
+        return FN(softmax_xent_row)(z, z, label, k);
+    case FNET_OUT_LINEAR:
+        return FN(squared_error_row)(z, target, k);
+    }
+    *status = -1;
+    return (REAL)NAN;
+}
+
+/* d (k) = scale * d(row loss)/d(pre-activation), from the transformed outputs out.
+ * 0, or -1 for an unknown code. */
+FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size label,
+                                   const REAL *target, fnet_size k, REAL scale)
+{
+    switch ((fnet_output)code) {
+    case FNET_OUT_SOFTMAX:
+        FN(softmax_xent_delta_row)(d, out, label, k, scale);
+        return 0;
+    case FNET_OUT_LINEAR:
+        FN(squared_error_delta_row)(d, out, target, k, scale);
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- optimizers --------------------------------------------------------------------- */
+
+/* SGD on one parameter w with gradient g (its state v: the velocity):
+ *   g += l2 w (has_l2);  v = mu v - eta g; w += v (has_momentum), else w -= eta g.
+ * has_l2 / has_momentum are constants at every call site, so each variant compiles
+ * to a branch-free vector loop. */
+FNET_INLINE void FN(sgd_step)(REAL *w, REAL *v, REAL g, REAL eta, REAL mu, REAL l2,
+                              const int has_l2, const int has_momentum)
+{
+    if (has_l2)
+        g = g + l2 * (*w);
+    if (has_momentum) {
+        *v = mu * (*v) - eta * g;
+        *w = *w + *v;
+    } else {
+        *w = *w - eta * g;
+    }
+}
+
+FNET_INLINE void FN(sgd_range)(REAL *restrict w, REAL *restrict v, const REAL *restrict g,
+                               fnet_size m, REAL eta, REAL mu, REAL l2,
+                               const int has_l2, const int has_momentum)
+{
+    fnet_size i;
+    if (has_momentum)
+        for (i = 0; i < m; i++)
+            FN(sgd_step)(w + i, v + i, g[i], eta, mu, l2, has_l2, 1);
+    else    /* v may be NULL: the velocity is not used */
+        for (i = 0; i < m; i++)
+            FN(sgd_step)(w + i, w + i, g[i], eta, mu, l2, has_l2, 0);
+}
+
+/* One optimizer step over the flat buffers: params (m) -= step(grads (m)), the first
+ * n_weights entries being weights (they take l2), state the optimizer's buffers
+ * (fnet_optimizer_n_state of them, each (m)). eta is this update's step size.
+ * 0, or -1 for an unknown code. */
+FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const REAL *grads,
+                                     REAL *const *state, fnet_size m, fnet_size n_weights,
+                                     REAL eta)
+{
+    const REAL mu = (REAL)cfg->momentum, l2 = (REAL)cfg->l2;
+    switch ((fnet_optimizer)cfg->code) {
+    case FNET_OPT_SGD:
+        /* One branch-free loop per case; biases take no l2. With momentum 0 the
+         * velocity is not touched. */
+        if (mu != 0 && l2 != 0)
+            FN(sgd_range)(params, state[0], grads, n_weights, eta, mu, l2, 1, 1);
+        else if (mu != 0)
+            FN(sgd_range)(params, state[0], grads, n_weights, eta, mu, l2, 0, 1);
+        else if (l2 != 0)
+            FN(sgd_range)(params, NULL, grads, n_weights, eta, mu, l2, 1, 0);
+        else
+            FN(sgd_range)(params, NULL, grads, n_weights, eta, mu, l2, 0, 0);
+        if (mu != 0)
+            FN(sgd_range)(params + n_weights, state[0] + n_weights, grads + n_weights,
+                          m - n_weights, eta, mu, 0, 0, 1);
+        else
+            FN(sgd_range)(params + n_weights, NULL, grads + n_weights, m - n_weights,
+                          eta, mu, 0, 0, 0);
+        return 0;
+    }
+    return -1;
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#undef FN
+#undef FNET_CAT
+#undef FNET_CAT_

@@ -1,0 +1,84 @@
+"""The model file format: an .npz archive (no pickle) with a JSON ``meta`` entry,
+the flat ``params`` buffer and one entry per optimizer state buffer (``velocity``
+for SGD). Version 1 is the format of fastnet 0.1; files without an ``optimizer``
+entry in meta are SGD's.
+
+``load`` validates everything before it builds the model: a damaged or hostile file
+raises ValueError and never yields a broken model; ``save`` writes only what ``load``
+accepts.
+"""
+import json
+import zipfile
+
+import numpy as np
+
+from fastnet.components import OPTIMIZERS
+
+FORMAT_NAME = "fastnet-mlp"
+FORMAT_VERSION = 1
+
+
+def save(net, path):
+    """Write `net` (either implementation) to `path`."""
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "layer_sizes": net.layer_sizes,
+        "activation": net.activation,
+        "output": net.output,
+        "dtype": net.dtype.name,
+        "optimizer": net._optimizer.name,
+        "updates": int(net._updates),
+        "rng_state": net._rng.bit_generator.state,
+    }
+    arrays = {"params": net._params, **net._state}
+    for name, arr in arrays.items():
+        if not np.isfinite(arr).all():
+            raise ValueError(f"cannot save a model whose {name} hold NaN or infinity "
+                             f"(load would refuse the file)")
+    with open(path, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load(cls, path):
+    """A model of class `cls` read from `path`, or ValueError saying what is wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"][()]))
+            arrays = {name: np.array(archive[name]) for name in archive.files if name != "meta"}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path!r} is not a readable fastnet model file: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path!r} is not a fastnet model file")
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {meta.get('version')!r}; this "
+                         f"fastnet reads version {FORMAT_VERSION}")
+    # Everything is checked before the model is built: never a broken model.
+    try:
+        net = cls(meta["layer_sizes"], meta["activation"], meta["output"], meta["dtype"])
+        optimizer = OPTIMIZERS.lookup(meta.get("optimizer", "sgd"))
+        updates = meta["updates"]
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
+            raise ValueError(f"updates = {updates!r} is not a count")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = meta["rng_state"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path!r} has invalid metadata: {exc}") from None
+    expected = (net._params.size,)
+    for name in ("params",) + optimizer.state:
+        if name not in arrays:
+            raise ValueError(f"{path!r} has no {name!r} array")
+        arr = arrays[name]
+        if arr.shape != expected or arr.dtype != net.dtype:
+            raise ValueError(f"{path!r}: {name} has shape {arr.shape} and dtype {arr.dtype}, "
+                             f"but layer_sizes {net.layer_sizes} in {net.dtype.name} need "
+                             f"{expected}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{path!r}: {name} holds NaN or infinity")
+    net._rng = rng
+    net._set_state(np.ascontiguousarray(arrays["params"]),
+                   {name: np.ascontiguousarray(arrays[name]) for name in optimizer.state},
+                   updates)
+    return net

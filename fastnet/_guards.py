@@ -1,0 +1,58 @@
+"""Memory and thread guards of a model.
+
+Memory: refuse, before any work, what cannot fit in this machine's RAM (with memory
+overcommit a huge allocation can succeed and the process is killed later, when the
+pages are touched). Threads: one model, one thread at a time; reads are serialised
+(they share the compiled workspaces) and fit takes the model for itself.
+"""
+import contextlib
+import os
+import threading
+
+
+def physical_memory():
+    """Bytes of RAM of this machine (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(nbytes, what):
+    """MemoryError before any work when `what` needs more bytes than the machine has."""
+    limit = physical_memory() or 2 ** 46
+    if nbytes > limit:
+        raise MemoryError(f"{what} need {nbytes / 2**30:.4g} GiB, more than this machine's "
+                          f"{limit / 2**30:.4g} GiB of memory")
+
+
+class ModelLock:
+    """The lock of one model: ``reading()`` for reads, ``exclusive(what)`` for fit.
+
+    A read while another thread fits, or a second fit, raises RuntimeError at once
+    instead of waiting or corrupting the model. Not pickled (remade on load)."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._owner = None
+
+    def reading(self):
+        """The lock a read holds; raises at once while another thread trains."""
+        owner = self._owner
+        if owner is not None and owner != threading.get_ident():
+            raise RuntimeError("this model is being trained by fit in another thread; read "
+                               "it after fit returns (one model, one thread at a time)")
+        return self._lock
+
+    @contextlib.contextmanager
+    def exclusive(self, what):
+        """The model to this thread alone (for fit); raises at once if it is in use."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"cannot {what}: this model is in use by another thread "
+                               f"(one model, one thread at a time)")
+        self._owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._owner = None
+            self._lock.release()

@@ -1,0 +1,54 @@
+"""Parameter layout and initialisation, shared by both implementations.
+
+All parameters live in ONE flat buffer, weights of every layer first, then every
+bias, so that the l2 term (weights only) applies to the prefix ``params[:n_weights]``;
+gradients and optimizer state are parallel flat buffers with the same layout, and
+``weights[l]`` / ``biases[l]`` are views into it.
+"""
+import numpy as np
+
+from fastnet.components import ACTIVATIONS, INIT_RULES, OUTPUT_LAYER_INIT
+
+
+def param_layout(sizes):
+    """Offsets of each layer's weights and biases in the flat parameter buffer.
+
+    Returns (w_off, b_off, n_weights, n_params).
+    """
+    w_sizes = [sizes[l + 1] * sizes[l] for l in range(len(sizes) - 1)]
+    w_off = np.concatenate([[0], np.cumsum(w_sizes)[:-1]]).astype(np.intp)
+    n_weights = int(sum(w_sizes))
+    b_off = (n_weights + np.concatenate([[0], np.cumsum(sizes[1:])[:-1]])).astype(np.intp)
+    return w_off, b_off, n_weights, n_weights + int(sum(sizes[1:]))
+
+
+def n_params(sizes):
+    """Number of parameters of a network with these layer sizes."""
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def init_params(sizes, activations, rng, dtype):
+    """Initial flat parameter buffer: each hidden layer's weights by the rule of the
+    activation that follows it (fastnet.components), the output layer's by Glorot's;
+    zero biases. Drawn in float64 and then cast, so both dtypes and both
+    implementations see the same draws."""
+    w_off, _, _, total = param_layout(sizes)
+    params = np.zeros(total, dtype=dtype)
+    for l in range(len(sizes) - 1):
+        fan_in, fan_out = sizes[l], sizes[l + 1]
+        if l < len(activations):
+            W = ACTIVATIONS[activations[l]].init_weights(rng, fan_in, fan_out)
+        else:
+            W = INIT_RULES[OUTPUT_LAYER_INIT](rng, fan_in, fan_out)
+        params[w_off[l]:w_off[l] + W.size] = W.ravel()
+    return params
+
+
+def layer_views(buffer, sizes):
+    """(weights, biases): lists of views into a flat buffer, W_l (out, in), b_l (out,)."""
+    w_off, b_off, _, _ = param_layout(sizes)
+    L = len(sizes) - 1
+    weights = [buffer[w_off[l]:w_off[l] + sizes[l + 1] * sizes[l]].reshape(sizes[l + 1], sizes[l])
+               for l in range(L)]
+    biases = [buffer[b_off[l]:b_off[l] + sizes[l + 1]] for l in range(L)]
+    return weights, biases

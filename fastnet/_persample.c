@@ -1,0 +1,30 @@
+/* Instantiates _persample_impl.h for float32 and float64; see _persample.h. */
+#include "_persample.h"
+
+/* Every switch over a component enum names every case (see _components.h). */
+#if defined(__GNUC__)
+#pragma GCC diagnostic error "-Wswitch-enum"
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(FASTNET_NO_MULTIVERSION)
+#define FNET_MULTIVERSION \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FNET_MULTIVERSION
+#endif
+
+/* The helpers (here and in _components.h) are forced inline, so that each clone of
+ * an entry point gets its own copy compiled for its instruction set. */
+#define REAL float
+#define SFX _f32
+#define FNET_LANES 16
+#include "_persample_impl.h"
+#undef REAL
+#undef SFX
+#undef FNET_LANES
+
+#define REAL double
+#define SFX _f64
+#define FNET_LANES 8
+#include "_persample_impl.h"

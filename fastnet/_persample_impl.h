@@ -1,0 +1,217 @@
+/* Body of the per-sample kernels, included by _persample.c once per dtype with REAL
+ * (float or double), SFX (_f32 or _f64) and FNET_LANES. The math of activations,
+ * heads and updates is _components.h's (fnet_*_f32 / _f64). */
+#define FNET_CAT_(a, b) a##b
+#define FNET_CAT(a, b) FNET_CAT_(a, b)
+#define FN(name) FNET_CAT(fnet_##name, SFX)
+
+/* sum_c a[c] b[c]: FNET_LANES partial sums over the full blocks, combined as a fixed
+ * tree, then the tail added in order. Every index is a constant or a loop counter,
+ * so the partial sums stay in vector registers. */
+FNET_INLINE REAL FN(dot)(const REAL *restrict a, const REAL *restrict b, fnet_size n)
+{
+    REAL acc[FNET_LANES], tail = 0;
+    fnet_size c = 0, k;
+    if (n < FNET_LANES) {
+        for (; c < n; c++)
+            tail += a[c] * b[c];
+        return tail;
+    }
+    for (k = 0; k < FNET_LANES; k++)
+        acc[k] = a[k] * b[k];
+    for (c = FNET_LANES; c + FNET_LANES <= n; c += FNET_LANES)
+        for (k = 0; k < FNET_LANES; k++)
+            acc[k] += a[c + k] * b[c + k];
+    for (; c < n; c++)
+        tail += a[c] * b[c];
+#if FNET_LANES == 16
+    for (k = 0; k < 8; k++)
+        acc[k] += acc[k + 8];
+#endif
+    for (k = 0; k < 4; k++)
+        acc[k] += acc[k + 4];
+    for (k = 0; k < 2; k++)
+        acc[k] += acc[k + 2];
+    return (acc[0] + acc[1]) + tail;
+}
+
+/* Forward pass of one row; leaves the output layer as pre-activations (the head's
+ * transform is the caller's). */
+FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REAL *acts,
+                                 const REAL *x)
+{
+    fnet_size l, j, L = net->n_layers;
+    for (l = 0; l < L; l++) {
+        const fnet_size d = net->sizes[l], h = net->sizes[l + 1];
+        const REAL *in = l == 0 ? x : acts + net->cum[l];
+        const REAL *W = params + net->w_off[l], *b = params + net->b_off[l];
+        REAL *out = acts + net->cum[l + 1];
+        if (d == 1) {
+            /* one input: a column of weights, vectorised across rows (dot(w, x) of
+             * length 1 is exactly w * x) */
+            const REAL x0 = in[0];
+            for (j = 0; j < h; j++)
+                out[j] = W[j] * x0 + b[j];
+        } else {
+            for (j = 0; j < h; j++)
+                out[j] = FN(dot)(W + j * d, in, d) + b[j];
+        }
+        if (l < L - 1)   /* the codes were checked when the layout was made */
+            (void)FN(activation_forward)(net->act[l], out, h);
+    }
+}
+
+/* Backward and SGD step of one dense layer, fused into one pass over W (h, d):
+ *   dx[c] = sum_j g[j] W[j, c]   with the OLD weights (dx may be NULL)
+ *   W[j, c] <- sgd_step(W[j, c], gradient g[j] in[c])
+ * Rows go four at a time: each group adds its four contributions into dx at once
+ * (a quarter of the dx loads and stores) and is then updated, so W is read once.
+ * has_l2 / has_momentum are constants at each call site, so each variant compiles
+ * to a branch-free vector loop. */
+FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *restrict dx,
+                                    const REAL *restrict in, const REAL *restrict g,
+                                    REAL eta, REAL mu, REAL l2, fnet_size d, fnet_size h,
+                                    const int has_l2, const int has_momentum)
+{
+    fnet_size c, j = 0;
+    if (d == 1 && dx == NULL) {
+        /* One input (1-D regression, the lecture's zig-zag): W is a column, contiguous
+         * across rows, so vectorise across rows instead. Same arithmetic per weight. */
+        const REAL x0 = in[0];
+        REAL *restrict v = has_momentum ? V : W;
+        for (j = 0; j < h; j++)
+            FN(sgd_step)(W + j, v + j, g[j] * x0, eta, mu, l2, has_l2, has_momentum);
+        return;
+    }
+    if (dx != NULL)
+        for (c = 0; c < d; c++)
+            dx[c] = 0;
+    for (; j + 4 <= h; j += 4) {
+        REAL *restrict w0 = W + j * d, *restrict w1 = w0 + d, *restrict w2 = w1 + d,
+             *restrict w3 = w2 + d;
+        /* v rows are unused (and aliased to w) without momentum */
+        REAL *restrict v0 = has_momentum ? V + j * d : w0;
+        REAL *restrict v1 = has_momentum ? v0 + d : w1;
+        REAL *restrict v2 = has_momentum ? v1 + d : w2;
+        REAL *restrict v3 = has_momentum ? v2 + d : w3;
+        const REAL g0 = g[j], g1 = g[j + 1], g2 = g[j + 2], g3 = g[j + 3];
+        if (dx != NULL)
+            for (c = 0; c < d; c++)
+                dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
+        for (c = 0; c < d; c++) {
+            const REAL x_c = in[c];
+            FN(sgd_step)(w0 + c, v0 + c, g0 * x_c, eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(w1 + c, v1 + c, g1 * x_c, eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(w2 + c, v2 + c, g2 * x_c, eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(w3 + c, v3 + c, g3 * x_c, eta, mu, l2, has_l2, has_momentum);
+        }
+    }
+    for (; j < h; j++) {
+        REAL *restrict w = W + j * d;
+        REAL *restrict v = has_momentum ? V + j * d : w;
+        const REAL gj = g[j];
+        if (dx != NULL)
+            for (c = 0; c < d; c++)
+                dx[c] += gj * w[c];
+        for (c = 0; c < d; c++)
+            FN(sgd_step)(w + c, v + c, gj * in[c], eta, mu, l2, has_l2, has_momentum);
+    }
+}
+
+/* Biases take no l2. */
+FNET_INLINE void FN(bias_sgd_step)(REAL *restrict b, REAL *restrict v, const REAL *restrict g,
+                                   REAL eta, REAL mu, fnet_size h)
+{
+    if (mu != 0)
+        FN(sgd_range)(b, v, g, h, eta, mu, 0, 0, 1);
+    else
+        FN(sgd_range)(b, NULL, g, h, eta, mu, 0, 0, 0);
+}
+
+FNET_MULTIVERSION
+int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *params,
+                        REAL *const *state, REAL *work, const REAL *X,
+                        const fnet_truth *truth, const fnet_size *order, fnet_size n,
+                        fnet_size t0, fnet_epoch *result)
+{
+    const fnet_size L = net->n_layers, d0 = net->sizes[0], k = net->sizes[L];
+    REAL *acts = work, *deltas = work + net->cum[L + 1];
+    const REAL *targets = (const REAL *)truth->targets;
+    const REAL *weights = (const REAL *)truth->weights;
+    const REAL mu = (REAL)cfg->momentum, l2 = (REAL)cfg->l2;
+    REAL *velocity;
+    double total = 0, eta_d = cfg->learning_rate;
+    fnet_size i, l;
+    int status = 0;
+
+    switch ((fnet_optimizer)cfg->code) {   /* the optimizers this loop implements */
+    case FNET_OPT_SGD:
+        velocity = state[0];
+        break;
+    default:
+        return -1;
+    }
+    if (fnet_layout_check(net) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const fnet_size r = order[i];
+        const fnet_size label = truth->labels != NULL ? truth->labels[r] : 0;
+        const REAL *target = targets != NULL ? targets + r * k : NULL;
+        const REAL *x = X + r * d0;
+        REAL *out = acts + net->cum[L], *dout = deltas + net->cum[L];
+        const REAL w = weights != NULL ? weights[r] : 1;   /* 1: bitwise unweighted */
+        REAL step_loss;
+
+        FN(forward_one)(net, params, acts, x);
+        step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
+        if (!isfinite(step_loss))
+            break;        /* diverged: stop before this step; the caller decides */
+        (void)FN(head_delta_row)(net->output, dout, out, label, target, k, w);
+        total += weights != NULL ? step_loss * w : step_loss;
+
+        eta_d = cfg->learning_rate / (1.0 + cfg->lr_decay * (double)(t0 + i));
+        const REAL eta = (REAL)eta_d;
+        for (l = L - 1; l >= 0; l--) {
+            const fnet_size d = net->sizes[l], h = net->sizes[l + 1];
+            const REAL *in = l == 0 ? x : acts + net->cum[l];
+            REAL *W = params + net->w_off[l], *V = velocity + net->w_off[l];
+            REAL *g = deltas + net->cum[l + 1];
+            REAL *dx = l > 0 ? deltas + net->cum[l] : NULL;
+            /* The weights of layer l are read (for dx) before they are updated, and
+             * layers above were already updated: their dx came from old weights. */
+            if (mu != 0)
+                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1);
+            else if (l2 != 0)
+                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0);
+            else
+                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0);
+            FN(bias_sgd_step)(params + net->b_off[l], velocity + net->b_off[l], g, eta, mu, h);
+            if (dx != NULL)
+                (void)FN(activation_backward)(net->act[l - 1], dx, acts + net->cum[l], d);
+        }
+    }
+    result->loss = total;
+    result->last_eta = eta_d;
+    result->updates = i;
+    return status;
+}
+
+FNET_MULTIVERSION
+int FN(forward_row)(const fnet_layout *net, const REAL *params, REAL *work, const REAL *x,
+                    REAL *out)
+{
+    const fnet_size L = net->n_layers, k = net->sizes[L];
+    REAL *z = work + net->cum[L];
+    fnet_size j;
+    if (fnet_layout_check(net) != 0)
+        return -1;
+    FN(forward_one)(net, params, work, x);
+    (void)FN(head_output_row)(net->output, z, k);
+    for (j = 0; j < k; j++)
+        out[j] = z[j];
+    return 0;
+}
+
+#undef FN
+#undef FNET_CAT
+#undef FNET_CAT_

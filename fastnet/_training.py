@@ -1,0 +1,144 @@
+"""The training loop around the per-epoch arithmetic, shared by both
+implementations: epochs in chunks (so that Ctrl-C is seen within a fraction of a
+second), the sampling order, divergence rollback, validation and the History.
+
+The arithmetic of the steps is the implementation's ``_train_steps`` (compiled, or
+NumPy layer by layer); everything here is the same for both, which is what makes
+them a drop-in pair: same seed, same sampling order, same steps, same exceptions.
+"""
+import contextlib
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from fastnet._progress import Progress
+
+# fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
+# between chunks: control returns within a fraction of a second.
+CHUNK_SECONDS = 0.1
+
+
+class History(dict):
+    """What fit returns: a dict of per-epoch lists ("loss", "learning_rate", "seconds",
+    and "val_loss" with "val_accuracy" or "val_r2" when validation data was given)."""
+
+    def plot(self, path=None):
+        """Draw the loss and validation curves (matplotlib); save a PNG to `path`.
+        Returns the matplotlib Figure."""
+        from fastnet.plotting import plot_history
+        return plot_history(self, path)
+
+
+class StopOnInterrupt:
+    """During fit, a first Ctrl-C asks training to stop after the current chunk of
+    steps (fit then returns normally, the model at a completed step); a second one
+    raises KeyboardInterrupt as usual. Only in the main thread, where Python delivers
+    signals; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):  # no signals here (embedded interpreter)
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def epoch_order(rng, n, sampling):
+    """The rows one epoch visits: a fresh permutation ("shuffle"), or n picks uniform
+    over the data with replacement ("uniform", the lecture's)."""
+    order = rng.permutation(n) if sampling == "shuffle" else rng.integers(0, n, size=n)
+    return np.ascontiguousarray(order, dtype=np.intp)
+
+
+def train(net, X, truth, weights, config, epochs, batch_size, sampling, validation,
+          verbose, callback):
+    """Epochs of ``net._train_steps`` over checked data (see BaseMLP.fit); returns the
+    History. The caller holds the model exclusively."""
+    n = X.shape[0]
+    metric_key = "val_" + net._head.metric
+    history = History(loss=[], learning_rate=[], seconds=[])
+    if validation is not None:
+        history["val_loss"], history[metric_key] = [], []
+    fast_paths = net._optimizer.fast_paths(config)
+    progress = Progress(epochs, n, verbose)
+    with StopOnInterrupt() as interrupt, contextlib.closing(progress):
+        trainer = net._make_trainer(batch_size)
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            order = epoch_order(net._rng, n, sampling)
+            snapshot = net.state_dict()
+            total, done, eta = _run_epoch(net, trainer, X, truth, weights, order, batch_size,
+                                          config, fast_paths, interrupt, snapshot, epoch,
+                                          history)
+            if done < n:
+                warnings.warn(f"fit interrupted in epoch {epoch + 1} after {done} of {n} "
+                              f"samples; the model keeps its last completed step",
+                              RuntimeWarning, stacklevel=3)
+                history["interrupted"] = True
+                break
+            record = {"epoch": epoch + 1, "loss": total / n, "learning_rate": eta,
+                      "seconds": time.perf_counter() - start}
+            if validation is not None:
+                Xv, yv = validation
+                record["val_loss"] = float(net._loss_and_gradients(Xv, yv, False))
+                record[metric_key] = net._head.score(net._forward(Xv), yv)
+            for key, value in record.items():
+                if key != "epoch":
+                    history[key].append(value)
+            progress.update(record)
+            if callback is not None and callback(dict(record)):
+                history["stopped"] = True
+                break
+    return history
+
+
+def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_paths,
+               interrupt, snapshot, epoch, history):
+    """One epoch in chunks of whole batches (the same steps as in one go), each sized
+    to take about CHUNK_SECONDS; returns (summed loss, rows done, last step size)."""
+    n = order.shape[0]
+    total, done, eta = 0.0, 0, config.learning_rate
+    chunk = batch_size * max(1, 1024 // batch_size)
+    while done < n and not interrupt.requested:
+        stop = min(n, done + chunk)
+        tick = time.perf_counter()
+        part, updates, eta = net._train_steps(trainer, X, truth, weights, order[done:stop],
+                                              batch_size, config, net._updates, fast_paths)
+        net._updates += updates
+        if updates < -(-(stop - done) // batch_size):
+            diverged(net, snapshot, epoch, history)
+        total, done = total + part, stop
+        elapsed = max(time.perf_counter() - tick, 1e-6)
+        chunk = batch_size * max(1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
+    return total, done, eta
+
+
+def diverged(net, snapshot, epoch, history):
+    """A step met a NaN or infinite loss: go back to the state at the start of the
+    epoch (every loss of the epoch before it was finite; the steps just before a
+    blow-up, though finite, are usually already huge) and raise."""
+    net.load_state_dict(snapshot)
+    err = FloatingPointError(
+        f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; the "
+        f"model keeps the weights it had at the start of that epoch. Try a smaller "
+        f"learning_rate (or lr_decay, or l2).")
+    err.history = history
+    raise err

@@ -1,0 +1,56 @@
+"""The test hook: white-box access to the optimizer steps, for fastnet's own tests and
+for anyone checking a fast path against the general one.
+
+``run_steps`` takes exactly the steps fit takes for one chunk of an epoch, over rows
+in a given order, with the compiled fast paths allowed or not; everything else
+about fit (sampling, chunks, validation, divergence rollback) is left out.
+"""
+import numpy as np
+
+from fastnet.components import FAST_PATHS
+
+
+def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_paths=None,
+              t0=None, **hyperparameters):
+    """Optimizer steps of `net` over the rows `order` of (X, y), batch_size at a time.
+
+    Parameters
+    ----------
+    net : fastnet.MLP or fastnet.reference.MLP
+    X, y, sample_weight : as for fit
+    order : array of int, optional
+        Rows to visit (default: 0..n-1 in order).
+    batch_size : int, default 1
+    fast_paths : iterable of str, optional
+        Compiled fast paths allowed (fastnet.components.FAST_PATHS). Default: what the
+        optimizer allows with this configuration, as fit does; ``()`` forces the
+        general path (kernels, gradient buffer, separate update).
+    t0 : int, optional
+        Update count before the first step (default: the model's); the model's count
+        advances by the updates taken.
+    **hyperparameters
+        The optimizer's configuration (learning_rate, lr_decay, momentum, l2 for SGD).
+
+    Returns
+    -------
+    (summed loss, updates taken, last step size)
+    """
+    X = net._X(X)
+    n = X.shape[0]
+    truth = net._truth(y, n)
+    weights = net._sample_weights(sample_weight, n)
+    order = np.ascontiguousarray(np.arange(n) if order is None else order, dtype=np.intp)
+    config = net._optimizer.config(**hyperparameters)
+    allowed = net._optimizer.fast_paths(config)
+    if fast_paths is not None:
+        unknown = set(fast_paths) - set(FAST_PATHS)
+        if unknown:
+            raise ValueError(f"unknown fast paths {sorted(unknown)}; expected {FAST_PATHS}")
+        allowed = allowed & frozenset(fast_paths)
+    t0 = net._updates if t0 is None else t0
+    with net._guard.exclusive("run_steps"):
+        trainer = net._make_trainer(batch_size)
+        result = net._train_steps(trainer, X, truth, weights, order, batch_size, config, t0,
+                                  allowed)
+        net._updates = t0 + result[1]
+    return result
