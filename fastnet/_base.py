@@ -136,30 +136,12 @@ class BaseMLP:
             self._updates = int(updates)
 
     def __getstate__(self):
-        """For pickle and copy (joblib, multiprocessing): the model's state without its
-        lock and workspaces, which are remade on the other side."""
+        """For pickle and copy (joblib, multiprocessing); see _format.pickled_state."""
         with self._guard.reading():
-            return {"sizes": self._sizes, "activations": self._activations,
-                    "output": self._head.name, "dtype": self._dtype.name,
-                    "optimizer": self._optimizer.name,
-                    "rng": self._rng.bit_generator.state, "params": self._params.copy(),
-                    "state": {k: v.copy() for k, v in self._state.items()},
-                    "updates": self._updates}
+            return _format.pickled_state(self)
 
     def __setstate__(self, state):
-        self._sizes = list(state["sizes"])
-        self._activations = list(state["activations"])
-        self._head = HEADS[state["output"]]
-        self._dtype = np.dtype(state["dtype"])
-        self._optimizer = OPTIMIZERS[state.get("optimizer", "sgd")]
-        self._guard = ModelLock()
-        self._rng = np.random.default_rng()
-        self._rng.bit_generator.state = state["rng"]
-        buffers = state["state"] if "state" in state else {"velocity": state["velocity"]}
-        # own, writable copies (the pickled arrays may come back read-only or mapped)
-        self._set_state(np.array(state["params"], order="C", copy=True),
-                        {k: np.array(v, order="C", copy=True) for k, v in buffers.items()},
-                        state["updates"])
+        _format.restore_pickled(self, state)
 
     def _on_state_change(self):
         """Hook for implementations that cache per-model objects."""

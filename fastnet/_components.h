@@ -155,17 +155,6 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_SHIFTER 12582912.0f            /* 1.5 * 2^23 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f32(t)
 #include "_components_impl.h"
-#undef REAL
-#undef SFX
-#undef EXP
-#undef LOG
-#undef FNET_LOG2E
-#undef FNET_LN2_HI
-#undef FNET_LN2_LO
-#undef FNET_TANH_SAT
-#undef FNET_EXPM1_DEGREE
-#undef FNET_SHIFTER
-#undef FNET_POW2_OF_SHIFTED
 
 #define REAL double
 #define SFX _f64
@@ -179,16 +168,5 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_SHIFTER 6755399441055744.0          /* 1.5 * 2^52 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f64(t)
 #include "_components_impl.h"
-#undef REAL
-#undef SFX
-#undef EXP
-#undef LOG
-#undef FNET_LOG2E
-#undef FNET_LN2_HI
-#undef FNET_LN2_LO
-#undef FNET_TANH_SAT
-#undef FNET_EXPM1_DEGREE
-#undef FNET_SHIFTER
-#undef FNET_POW2_OF_SHIFTED
 
 #endif

@@ -1,6 +1,7 @@
 /* Body of _components.h, included once per dtype with REAL (float or double), SFX
- * (_f32 or _f64), EXP / LOG and the constants of the vectorisable expm1. Every
- * function here is the single definition of its math; see _components.h. */
+ * (_f32 or _f64), EXP / LOG and the constants of the vectorisable expm1 (all of which
+ * are undefined again at the end). Every function here is the single definition of
+ * its math; see _components.h. */
 #define FNET_CAT_(a, b) a##b
 #define FNET_CAT(a, b) FNET_CAT_(a, b)
 #define FN(name) FNET_CAT(fnet_##name, SFX)
@@ -307,3 +308,14 @@ FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const 
 #undef FN
 #undef FNET_CAT
 #undef FNET_CAT_
+#undef REAL
+#undef SFX
+#undef EXP
+#undef LOG
+#undef FNET_LOG2E
+#undef FNET_LN2_HI
+#undef FNET_LN2_LO
+#undef FNET_TANH_SAT
+#undef FNET_EXPM1_DEGREE
+#undef FNET_SHIFTER
+#undef FNET_POW2_OF_SHIFTED

@@ -3,6 +3,9 @@ the flat ``params`` buffer and one entry per optimizer state buffer (``velocity`
 for SGD). Version 1 is the format of fastnet 0.1; files without an ``optimizer``
 entry in meta are SGD's.
 
+Pickles (``pickled_state`` / ``restore_pickled``) carry the same state, without the
+model's lock and workspaces, which are remade on the other side.
+
 ``load`` validates everything before it builds the model: a damaged or hostile file
 raises ValueError and never yields a broken model; ``save`` writes only what ``load``
 accepts.
@@ -12,7 +15,8 @@ import zipfile
 
 import numpy as np
 
-from fastnet.components import OPTIMIZERS
+from fastnet._guards import ModelLock
+from fastnet.components import HEADS, OPTIMIZERS
 
 FORMAT_NAME = "fastnet-mlp"
 FORMAT_VERSION = 1
@@ -82,3 +86,31 @@ def load(cls, path):
                    {name: np.ascontiguousarray(arrays[name]) for name in optimizer.state},
                    updates)
     return net
+
+
+def pickled_state(net):
+    """The model's state for pickle and copy (joblib, multiprocessing)."""
+    return {"sizes": net._sizes, "activations": net._activations,
+            "output": net._head.name, "dtype": net._dtype.name,
+            "optimizer": net._optimizer.name,
+            "rng": net._rng.bit_generator.state, "params": net._params.copy(),
+            "state": {k: v.copy() for k, v in net._state.items()},
+            "updates": net._updates}
+
+
+def restore_pickled(net, state):
+    """Rebuild a model (made without __init__) from pickled_state's dict (or from the
+    dict of fastnet 0.1, whose only optimizer state was "velocity")."""
+    net._sizes = list(state["sizes"])
+    net._activations = list(state["activations"])
+    net._head = HEADS[state["output"]]
+    net._dtype = np.dtype(state["dtype"])
+    net._optimizer = OPTIMIZERS[state.get("optimizer", "sgd")]
+    net._guard = ModelLock()
+    net._rng = np.random.default_rng()
+    net._rng.bit_generator.state = state["rng"]
+    buffers = state["state"] if "state" in state else {"velocity": state["velocity"]}
+    # own, writable copies (the pickled arrays may come back read-only or mapped)
+    net._set_state(np.array(state["params"], order="C", copy=True),
+                   {k: np.array(v, order="C", copy=True) for k, v in buffers.items()},
+                   state["updates"])

@@ -242,7 +242,7 @@ class Optimizer:
         each epoch start and restored on divergence, in this order.
     fast_paths : callable
         config -> the compiled fast paths it can take with that configuration:
-        "persample" (the fused per-sample C loop), "folded" (the minibatch step
+        "persample" (the per-sample C loop), "folded" (the minibatch step
         folded into the backward GEMMs).
 
     The NumPy twin is ``<name>_update`` in fastnet.reference.kernels.
