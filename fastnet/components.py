@@ -244,14 +244,17 @@ class Optimizer:
         config -> the compiled fast paths it can take with that configuration:
         "persample" (the per-sample C loop), "folded" (the minibatch step
         folded into the backward GEMMs).
-
-    The NumPy twin is ``<name>_update`` in fastnet.reference.kernels.
+    update_args : tuple of str
+        The hyper-parameters its NumPy twin ``<name>_update(params, grads, *state,
+        n_weights, eta, *update_args)`` in fastnet.reference.kernels takes after the
+        step size (the schedule's own, learning_rate and lr_decay, give eta).
     """
     name: str
     code: int
     config: type
     state: Tuple[str, ...]
     fast_paths: Callable[[object], FrozenSet[str]]
+    update_args: Tuple[str, ...]
 
     @property
     def hyperparameters(self) -> Tuple[str, ...]:
@@ -264,7 +267,8 @@ def _sgd_fast_paths(cfg):
 
 
 OPTIMIZERS = Registry("optimizer", [
-    Optimizer("sgd", 0, SGDConfig, state=("velocity",), fast_paths=_sgd_fast_paths),
+    Optimizer("sgd", 0, SGDConfig, state=("velocity",), fast_paths=_sgd_fast_paths,
+              update_args=("momentum", "l2")),
 ])
 
 FAST_PATHS = ("persample", "folded")

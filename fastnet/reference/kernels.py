@@ -160,12 +160,13 @@ def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0):
 
 def optimizer_update(config, params, grads, state, n_weights, eta):
     """One step of the optimizer `config` (fastnet.components) in place on the flat
-    buffers, with step size eta: ``<name>_update`` of this module, state being the
-    optimizer's buffers in registry order."""
-    if len(state) != len(OPTIMIZERS[config.name].state):
-        raise ValueError(f"the optimizer keeps {len(OPTIMIZERS[config.name].state)} state "
-                         f"buffers, got {len(state)}")
-    if config.name == "sgd":
-        sgd_update(params, grads, state[0], n_weights, eta, config.momentum, config.l2)
-    else:  # pragma: no cover - a registered optimizer without its twin here
-        raise ValueError(f"optimizer {config.name!r} has no NumPy twin")
+    buffers, with step size eta: this module's ``<name>_update(params, grads, *state,
+    n_weights, eta, *hyper-parameters)``, state being the optimizer's buffers and the
+    hyper-parameters those its registry entry lists in ``update_args``."""
+    optimizer = OPTIMIZERS[config.name]
+    if len(state) != len(optimizer.state):
+        raise ValueError(f"the optimizer keeps {len(optimizer.state)} state buffers, got "
+                         f"{len(state)}")
+    update = globals()[f"{optimizer.name}_update"]
+    update(params, grads, *state, n_weights, eta,
+           *(getattr(config, name) for name in optimizer.update_args))

@@ -1,0 +1,37 @@
+"""The benchmark suite behind ``fastnet bench``: fastnet against its NumPy reference.
+
+Every configuration is timed for both implementations in the same run (this machine
+is shared and noisy: each figure is a median of repeats, and only ratios measured
+side by side are compared). Before anything is timed, the two implementations are
+checked to agree on that configuration.
+
+The configurations (float32 is the target dtype; float64 is reported too) are the
+typed records of :data:`CONFIGS`, defined once in :mod:`fastnet.bench.configs` and
+shared by ``fastnet bench`` and the pytest-benchmark suite in ``benchmarks/``.
+
+The package is split by concern:
+
+=========================  ==========================================================
+``configs``                :class:`Config` records, the :data:`CONFIGS` table, data
+``agreement``              fastnet vs fastnet.reference, checked before any timing
+``timing``                 medians of repeats, per-sample timing, numpy matmul peaks
+``torch_compare``          the same work in PyTorch (optional: torch may be absent)
+``suite``                  :func:`run`: one row per (configuration, dtype)
+``extras``                 scaling with data size, sweep throughput, BLAS threads
+``report``                 the printed table and the JSON file
+=========================  ==========================================================
+"""
+from fastnet.bench.agreement import AGREE_TOL, check_agreement
+from fastnet.bench.configs import CONFIGS, Config, get_config, make_data
+from fastnet.bench.extras import scaling, sweep_throughput, threads_compare
+from fastnet.bench.report import HEADER, format_extras, format_row, format_table, save_json
+from fastnet.bench.suite import machine_info, measure, run
+from fastnet.bench.timing import matmul_peak, matmul_peak_for, median_time, time_impl
+from fastnet.bench.torch_compare import torch_available, torch_time
+
+__all__ = [
+    "AGREE_TOL", "CONFIGS", "Config", "HEADER", "check_agreement", "format_extras",
+    "format_row", "format_table", "get_config", "machine_info", "make_data",
+    "matmul_peak", "matmul_peak_for", "measure", "median_time", "run", "save_json", "scaling",
+    "sweep_throughput", "threads_compare", "time_impl", "torch_available", "torch_time",
+]
