@@ -9,6 +9,7 @@ memory and thread guards (_guards.py). The arithmetic is left to four methods ea
 implementation provides (declared below): ``_forward``, ``_loss_and_gradients``,
 ``_make_trainer`` and ``_train_steps``.
 """
+import numbers
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -117,11 +118,11 @@ class BaseMLP:
             return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Copy a state_dict of a model of the same layout back into this one (the
-        arrays are checked first: a mismatch raises ValueError and changes nothing)."""
-        names = ("params",) + self._optimizer.state
+        """Copy a state_dict of a model of the same layout back into this one. The
+        arrays' shapes and the update count are checked first: a mismatch raises
+        ValueError and changes nothing."""
         arrays = {}
-        for name in names:
+        for name in ("params",) + self._optimizer.state:
             if name not in state:
                 raise ValueError(f"state has no {name!r} entry")
             arrays[name] = np.asarray(state[name])
@@ -129,6 +130,10 @@ class BaseMLP:
                 raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
                                  f"{self._params.shape}")
         updates = state.get("updates", self._updates)
+        if isinstance(updates, (bool, np.bool_)) or not isinstance(updates, numbers.Integral) \
+                or updates < 0:
+            raise ValueError(f"state['updates'] must be a non-negative integer, got "
+                             f"{updates!r}")
         with self._guard.reading():
             self._params[...] = arrays["params"]
             for name in self._optimizer.state:
@@ -229,6 +234,12 @@ class BaseMLP:
         """y checked and converted as the head needs it (labels or targets)."""
         return self._head.convert(y, n, self._sizes[-1], self._dtype, name)
 
+    def _data(self, X, y, sample_weight=None):
+        """(X, truth, weights), checked and converted, in the order errors are raised."""
+        X = self._X(X)
+        return (X, self._truth(y, X.shape[0]),
+                self._sample_weights(sample_weight, X.shape[0]))
+
     # -- inference -----------------------------------------------------------
     def forward(self, X: ArrayLike) -> np.ndarray:
         """Outputs of the network, shape (n, k): probabilities for softmax, values
@@ -251,9 +262,7 @@ class BaseMLP:
              sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean loss over the samples (cross-entropy or squared error), without l2;
         with sample_weight, the mean of each sample's loss times its weight."""
-        X = self._X(X)
-        truth = self._truth(y, X.shape[0])
-        weights = self._sample_weights(sample_weight, X.shape[0])
+        X, truth, weights = self._data(X, y, sample_weight)
         with self._guard.reading():
             return float(self._loss_and_gradients(X, truth, False, weights))
 
@@ -261,9 +270,7 @@ class BaseMLP:
                   ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         """Gradients of the mean loss (weighted as in loss): (list of dW, list of db),
         new arrays shaped like weights and biases."""
-        X = self._X(X)
-        truth = self._truth(y, X.shape[0])
-        weights = self._sample_weights(sample_weight, X.shape[0])
+        X, truth, weights = self._data(X, y, sample_weight)
         with self._guard.reading():
             self._grads[...] = 0
             self._loss_and_gradients(X, truth, True, weights)
@@ -272,8 +279,7 @@ class BaseMLP:
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """The head's metric: accuracy for softmax; coefficient of determination R^2
         for linear (averaged over outputs, as scikit-learn's r2_score)."""
-        X = self._X(X)
-        truth = self._truth(y, X.shape[0])
+        X, truth, _ = self._data(X, y)
         with self._guard.reading():
             return self._head.score(self._forward(X), truth)
 
@@ -351,10 +357,8 @@ class BaseMLP:
         fit returns, the model at a completed step and ``history["interrupted"] =
         True``; a second Ctrl-C raises KeyboardInterrupt.
         """
-        X = self._X(X)
+        X, truth, weights = self._data(X, y, sample_weight)
         n = X.shape[0]
-        truth = self._truth(y, n)
-        weights = self._sample_weights(sample_weight, n)
         epochs = check.check_positive_int("epochs", epochs)
         batch_size = min(check.check_positive_int("batch_size", batch_size), n)
         config = self._optimizer.config(learning_rate=learning_rate, lr_decay=lr_decay,

@@ -172,7 +172,7 @@ def _check_same(a, b, str name_a, str name_b):
 
 def activation_forward(str activation, floating[:, ::1] out, const floating[:, ::1] z):
     """out = g(z) for the registered activation named `activation`."""
-    cdef int code = ACTIVATIONS[activation].code
+    cdef int code = ACTIVATIONS.lookup(activation).code
     cdef Py_ssize_t m = z.shape[0] * z.shape[1]
     cdef int status
     _check_same(out, z, "out", "z")
@@ -186,7 +186,7 @@ def activation_forward(str activation, floating[:, ::1] out, const floating[:, :
 def activation_backward(str activation, floating[:, ::1] dz, const floating[:, ::1] dout,
                         const floating[:, ::1] out):
     """dz = dout * g'(z), the derivative written from the saved output out = g(z)."""
-    cdef int code = ACTIVATIONS[activation].code
+    cdef int code = ACTIVATIONS.lookup(activation).code
     cdef Py_ssize_t m = out.shape[0] * out.shape[1]
     cdef int status
     _check_same(dz, out, "dz", "out")

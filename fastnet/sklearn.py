@@ -190,7 +190,7 @@ class MLPClassifier(ClassifierMixin, _FastnetMLP):
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default (100,)
-    activation : {"relu", "tanh", "sigmoid"} or list, default "relu"
+    activation : {"relu", "tanh", "sigmoid", "identity"} or list, default "relu"
     learning_rate, lr_decay, momentum : float
         SGD step eta_t = learning_rate / (1 + lr_decay t), with momentum.
     alpha : float, default 0.0

@@ -35,11 +35,14 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
     -------
     (summed loss, updates taken, last step size)
     """
-    X = net._X(X)
+    X, truth, weights = net._data(X, y, sample_weight)
     n = X.shape[0]
-    truth = net._truth(y, n)
-    weights = net._sample_weights(sample_weight, n)
     order = np.ascontiguousarray(np.arange(n) if order is None else order, dtype=np.intp)
+    if order.ndim != 1 or (order.size and (order.min() < 0 or order.max() >= n)):
+        raise ValueError(f"order must be a 1-D array of row indices in 0..{n - 1}")
+    batch_size = min(int(batch_size), n) if batch_size >= 1 else 0
+    if batch_size < 1:
+        raise ValueError("batch_size must be a positive integer")
     config = net._optimizer.config(**hyperparameters)
     allowed = net._optimizer.fast_paths(config)
     if fast_paths is not None:

@@ -7,6 +7,8 @@ import pytest
 import fastnet
 import fastnet.reference
 
+from conftest import assert_close
+
 
 def _data(n=30, d=4, k=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -39,8 +41,8 @@ def test_no_hidden_layer_is_logistic_regression(impl):
     z = X @ W.T + b
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(net.forward(X), p, rtol=1e-12)
-    np.testing.assert_allclose(net.loss(X, y), -np.mean(np.log(p[np.arange(30), y])), rtol=1e-12)
+    assert_close(net.forward(X), p, "network", "float64")
+    assert_close(net.loss(X, y), -np.mean(np.log(p[np.arange(30), y])), "network", "float64")
 
 
 def test_linear_output_predict_shapes(impl):
@@ -80,7 +82,7 @@ def test_activation_per_layer(impl):
     h = np.maximum(h @ net.weights[1].T + net.biases[1], 0)
     z = h @ net.weights[2].T + net.biases[2]
     p = np.exp(z - z.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(net.forward(X), p / p.sum(axis=1, keepdims=True), rtol=1e-12)
+    assert_close(net.forward(X), p / p.sum(axis=1, keepdims=True), "network", "float64")
 
 
 def test_history(impl, capsys, monkeypatch):
@@ -130,7 +132,7 @@ def test_save_load_round_trip(tmp_path, save_with, load_with):
     net.fit(X, y, epochs=1, momentum=0.9, learning_rate=0.05)
     back.fit(X, y, epochs=1, momentum=0.9, learning_rate=0.05)
     for a, b in zip(back.weights, net.weights):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, "trajectory", "float64")
 
 
 def test_load_rejects_bad_files(tmp_path, impl):

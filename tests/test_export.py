@@ -1,63 +1,33 @@
-"""export_c: the generated C compiles with the system compiler and agrees with predict."""
-import shutil
-import subprocess
-
+"""export_c: the generated C compiles with the system compiler (warnings as errors) and
+agrees with net.forward / predict, for every registered activation and head."""
 import numpy as np
 import pytest
 
 import fastnet
+from fastnet.components import ACTIVATIONS
 
-CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+from conftest import CC, DTYPES, HEAD_PARAMS, assert_close, make_problem, run_exported
+
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on this machine")
 
-MAIN = r"""
-#include <stdio.h>
-#include "NAME.h"
-int main(void) {
-    NAME_real x[UPPER_N_INPUTS], out[UPPER_N_OUTPUTS];
-    double v;
-    int i, cls;
-    for (;;) {
-        for (i = 0; i < UPPER_N_INPUTS; i++)
-            if (scanf("%lf", &v) != 1) return 0; else x[i] = (NAME_real)v;
-        cls = NAME_forward(x, out);
-        printf("%d", cls);
-        for (i = 0; i < UPPER_N_OUTPUTS; i++) printf(" %.17g", (double)out[i]);
-        printf("\n");
-    }
-}
-"""
+# One hidden layer per activation, then no hidden layer at all (just the head).
+HIDDEN = [pytest.param([a], id=a) for a in ACTIVATIONS.names] + [pytest.param([], id="none")]
 
 
-def _compile_and_run(net, tmp_path, X, name="model"):
-    c_path, h_path = net.export_c(tmp_path / f"{name}.c")
-    (tmp_path / "main.c").write_text(MAIN.replace("UPPER", name.upper()).replace("NAME", name))
-    exe = tmp_path / "run"
-    subprocess.run([CC, "-std=c99", "-O2", "-Wall", "-Werror", "-o", str(exe),
-                    str(tmp_path / "main.c"), c_path, "-lm"], check=True, capture_output=True)
-    text = "\n".join(" ".join(repr(float(v)) for v in row) for row in X)
-    out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True).stdout
-    rows = np.array([[float(t) for t in line.split()] for line in out.strip().splitlines()])
-    return rows[:, 0].astype(int), rows[:, 1:]
-
-
-@pytest.mark.parametrize("dtype,rtol", [("float32", 2e-5), ("float64", 1e-12)])
-@pytest.mark.parametrize("net_args", [
-    ([4, 9, 7, 3], ["relu", "tanh"], "softmax"),
-    ([4, 6, 3], "sigmoid", "softmax"),
-    ([4, 5, 2], "tanh", "linear"),
-    ([4, 2], [], "linear"),
-])
-def test_exported_c_matches_predict(tmp_path, net_args, dtype, rtol):
-    sizes, activation, output = net_args
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, 4)).astype(dtype)
-    y = rng.integers(0, sizes[-1], 40) if output == "softmax" else rng.standard_normal((40, sizes[-1]))
-    net = fastnet.MLP(sizes, activation or "relu", output, dtype=dtype, seed=1)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_exported_c_matches_forward(tmp_path, hidden, head, dtype):
+    k = max(head.min_outputs, 3)
+    sizes = [4] + [9, 7][:2 * len(hidden)] + [k]
+    activation = hidden * 2 if hidden else ACTIVATIONS.names[0]
+    X, y = make_problem(head, 40, 4, k)
+    X = X.astype(dtype)
+    net = fastnet.MLP(sizes, activation, head.name, dtype=dtype, seed=1)
     net.fit(X, y, epochs=3, learning_rate=0.05)
-    classes, outputs = _compile_and_run(net, tmp_path, X)
-    np.testing.assert_allclose(outputs, net.forward(X), rtol=rtol, atol=rtol * 1e-2)
-    if output == "softmax":
+    classes, outputs = run_exported(net, tmp_path, X)
+    assert_close(outputs, net.forward(X), "export", dtype)
+    if head.classifier:
         np.testing.assert_array_equal(classes, net.predict(X))
     else:
         assert not classes.any()

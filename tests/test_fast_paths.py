@@ -1,113 +1,100 @@
-"""The compiled fast paths agree with the general compiled path and the reference.
+"""The compiled fast paths agree with the general compiled path.
 
-- per-sample SGD (batch_size 1) runs the fused C loop of _fused.c, and minibatch
-  plain SGD folds the step into the backward GEMMs; the general path (Cython
-  kernels, gradient buffer, separate update) is reachable with fused=False;
-- one clean row takes the latency path of network.py (no conversion, C forward);
-- the fused kernel's own tanh (vectorisable) against numpy.tanh, in ulps.
+Per-sample SGD (batch 1) runs the fused per-sample C loop, and minibatch plain SGD
+folds the step into the backward GEMMs; ``fastnet.testing.run_steps(...,
+fast_paths=())`` forces the general path (kernels, gradient buffer, separate update)
+and ``fast_paths=None`` allows what fit allows. Every registered activation, head and
+optimizer configuration, per-sample and minibatch, weighted or not; then odd shapes
+(one input, a width-1 layer, last batches of 1 row) with every activation mixed.
+The single-row latency path is checked in test_registry.py.
 """
 import numpy as np
 import pytest
 
 import fastnet
 import fastnet.reference
+from fastnet.components import ACTIVATIONS
 from fastnet.testing import run_steps
 
-from conftest import max_rel_diff
-
-EPOCH_TOL = {"float32": 1e-5, "float64": 1e-13}
-
-
-def _twins(net_args, dtype, data_seed, n=40):
-    """40 rows of data for the network, and two identical networks to train on it."""
-    sizes, activation, output = net_args
-    rng = np.random.default_rng(data_seed)
-    X = rng.standard_normal((n, sizes[0]))
-    y = rng.integers(0, sizes[-1], n) if output == "softmax" else rng.standard_normal((n, sizes[-1]))
-    return X, y, [fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5) for _ in range(2)]
+from conftest import (DTYPES, HEAD_PARAMS, all_activations, assert_close, make_problem,
+                      max_rel_diff, optimizer_variants, stable_learning_rate, tol)
 
 
-def _run_epoch(net, X, y, fused, batch_size=1, weights=None, **kw):
+def _twins(sizes, activation, head, dtype, data_seed, n=40):
+    """n rows of data for the network, and two identical networks to train on it."""
+    X, y = make_problem(head, n, sizes[0], sizes[-1], seed=data_seed)
+    return X, y, [fastnet.MLP(sizes, activation, head.name, dtype=dtype, seed=5)
+                  for _ in range(2)]
+
+
+def _compare_paths(nets, X, y, batch_size, weights, dtype, **hyper):
+    """One epoch (rows in reverse order, update count from 7) on each net, fast paths
+    allowed on the first and not on the second; asserts they agree."""
     order = np.arange(X.shape[0], dtype=np.intp)[::-1].copy()
-    args = dict(learning_rate=0.05, lr_decay=0.1, momentum=0.0, l2=0.0)
-    args.update(kw)
-    return run_steps(net, X, y, order, batch_size, weights, fast_paths=None if fused else (),
-                     t0=7, **args)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("options", [dict(), dict(momentum=0.9), dict(l2=0.01),
-                                     dict(momentum=0.5, l2=0.1)])
-@pytest.mark.parametrize("net_args", [
-    ([5, 17, 33, 4], "relu", "softmax"),
-    ([5, 20, 3], "sigmoid", "softmax"),
-    ([1, 19, 16, 2], "tanh", "linear"),        # one input: the column path
-    ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
-])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_fused_epoch_matches_general_path(net_args, options, dtype, weighted):
-    X, y, nets = _twins(net_args, dtype, data_seed=0)
-    w = np.random.default_rng(9).uniform(0, 2, len(X)) if weighted else None
-    results = [_run_epoch(net, X, y, fused, weights=w, **options)
-               for net, fused in zip(nets, (True, False))]
-    assert results[0][1] == results[1][1] == 40            # updates
-    assert results[0][2] == results[1][2]                  # last step size
-    assert results[0][0] == pytest.approx(results[1][0], rel=EPOCH_TOL[dtype])
+    args = dict(learning_rate=stable_learning_rate(0.05, hyper), lr_decay=0.1)
+    args.update(hyper)
+    results = [run_steps(net, X, y, order, batch_size, weights, fast_paths=allowed, t0=7,
+                         **args)
+               for net, allowed in zip(nets, (None, ()))]
+    assert results[0][1] == results[1][1] == -(-X.shape[0] // batch_size)     # updates
+    assert results[0][2] == results[1][2]                                     # last step size
+    assert results[0][0] == pytest.approx(results[1][0], rel=tol("fast_path", dtype).rel)
+    states = [net.state_dict() for net in nets]
+    assert states[0]["updates"] == states[1]["updates"] == 7 + results[0][1]
     # Relative to the whole parameter vector: a single bias near 0 (a cancellation)
     # has no scale of its own to be relative to.
-    assert max_rel_diff(nets[0].parameters, nets[1].parameters) < EPOCH_TOL[dtype]
-    if options.get("momentum"):
-        assert max_rel_diff(nets[0].state_dict()["velocity"], nets[1].state_dict()["velocity"]) < 10 * EPOCH_TOL[dtype]
-    else:
-        assert not nets[0].state_dict()["velocity"].any()                # untouched without momentum
+    for key in states[1]:
+        if key != "updates":
+            assert_close(states[0][key], states[1][key], "fast_path", dtype, key)
+    return results
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("batch_size", [7, 13, 40])   # last batches of 5, 1 and 40 rows
-@pytest.mark.parametrize("net_args", [
-    ([5, 17, 33, 4], "relu", "softmax"),
-    ([3, 4, 1, 4, 2], ["tanh", "relu", "sigmoid"], "linear"),
-])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_minibatch_sgd_folded_into_backward(net_args, batch_size, dtype, weighted):
-    X, y, nets = _twins(net_args, dtype, data_seed=1)
-    sizes, activation, output = net_args
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("optimizer,hyper", optimizer_variants())
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+def test_fast_paths_match_the_general_path(activation, head, optimizer, hyper, batch_size,
+                                           dtype, weighted):
+    k = max(head.min_outputs, 3)
+    X, y, nets = _twins([5, 9, 6, k], activation, head, dtype, data_seed=0)
     w = np.random.default_rng(9).uniform(0, 2, len(X)) if weighted else None
-    results = [_run_epoch(net, X, y, fused, batch_size=batch_size, weights=w)
-               for net, fused in zip(nets, (True, False))]
-    assert results[0][1] == results[1][1] == -(-40 // batch_size)
-    assert results[0][0] == pytest.approx(results[1][0], rel=EPOCH_TOL[dtype])
-    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
-        assert max_rel_diff(a, b) < EPOCH_TOL[dtype]
-    start = fastnet.MLP(sizes, activation, output, dtype=dtype, seed=5)
-    assert max_rel_diff(nets[0].weights[0], start.weights[0]) > 1e-4
+    _compare_paths(nets, X, y, batch_size, w, dtype, **hyper)
+    start = fastnet.MLP([5, 9, 6, k], activation, head.name, dtype=dtype, seed=5)
+    assert max_rel_diff(nets[0].parameters, start.parameters) > 1e-4      # it trained
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("output", ["softmax", "linear"])
-def test_single_row_path(dtype, output):
-    net = fastnet.MLP([6, 9, 4], "tanh", output, dtype=dtype, seed=0)
-    X = np.random.default_rng(1).standard_normal((3, 6)).astype(dtype)
-    batch = net.forward(X)                                  # BLAS path
-    for i in range(3):
-        row = net.forward(X[i:i + 1])                       # latency path
-        assert row.shape == (1, 4) and row.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(row[0], batch[i], rtol=1e-5 if dtype == "float32" else 1e-13)
-        np.testing.assert_allclose(net.predict(X[i:i + 1]), net.predict(X)[i:i + 1],
-                                   rtol=1e-5 if dtype == "float32" else 1e-13)
-    bad = X[:1].copy()
-    bad[0, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        net.forward(bad)
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        net.predict(bad)
-    before = net.forward(X[:1]).copy()
-    net.weights[0][...] *= 2                                # the row path sees live weights
-    assert not np.array_equal(net.forward(X[:1]), before)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 7, 13, 40])   # last batches of 1, 5, 1 and 40 rows
+@pytest.mark.parametrize("sizes", [[5, 17, 33, 4], [1, 19, 16, 2], [3, 4, 1, 4, 2]],
+                         ids=["wide", "one-input", "width-1"])
+@pytest.mark.parametrize("optimizer,hyper", [p for p in optimizer_variants()
+                                             if p.id.endswith(("-plain", "-all"))])
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+def test_fast_paths_on_odd_shapes(head, optimizer, hyper, sizes, batch_size, dtype):
+    sizes = sizes[:-1] + [max(sizes[-1], head.min_outputs)]
+    activation = all_activations(len(sizes) - 2)
+    X, y, nets = _twins(sizes, activation, head, dtype, data_seed=1)
+    _compare_paths(nets, X, y, batch_size, None, dtype, **hyper)
+
+
+def test_run_steps_refuses_unknown_fast_paths():
+    head = HEAD_PARAMS[0].values[0]
+    X, y, (net, _) = _twins([3, 4, 3], ACTIVATIONS.names[0], head, "float64", data_seed=2,
+                            n=5)
+    before = net.state_dict()
+    with pytest.raises(ValueError, match="unknown fast paths"):
+        run_steps(net, X, y, fast_paths=("warp",))
+    np.testing.assert_array_equal(net.parameters, before["params"])
+    loss, steps, eta = run_steps(net, X, y, batch_size=2, learning_rate=0.1)
+    assert steps == 3 and eta == 0.1 and np.isfinite(loss)
+    assert net.state_dict()["updates"] == before["updates"] + 3
 
 
 @pytest.mark.parametrize("dtype,max_ulp", [("float32", 3), ("float64", 3)])
-def test_fused_tanh_accuracy(dtype, max_ulp):
+def test_compiled_tanh_accuracy(dtype, max_ulp):
+    """The compiled tanh (vectorisable, _components.h) against numpy.tanh, in ulps."""
     # Hidden unit = tanh(x) through a 1-1-1 network with unit weights and no bias.
     net = fastnet.MLP([1, 1, 1], "tanh", "linear", dtype=dtype, seed=0)
     net.weights[0][...] = 1
@@ -121,6 +108,8 @@ def test_fused_tanh_accuracy(dtype, max_ulp):
     ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
     assert np.max(np.abs(got - exact) / ulp) <= max_ulp
     assert got[-1] == 0 and np.all(np.abs(got) <= 1)
+    batch = net.forward(xs.reshape(-1, 1))[:, 0]             # the batch path: same C tanh
+    np.testing.assert_array_equal(batch, got.astype(dtype))
 
 
 def test_blas_thread_limit_is_restored():
@@ -137,17 +126,16 @@ def test_blas_thread_limit_is_restored():
     assert _threads.blas_threads() == before
 
 
-@pytest.mark.parametrize("output", ["softmax", "linear"])
-def test_loss_and_gradients_in_chunks(output):
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+def test_loss_and_gradients_in_chunks(head):
     """More rows than one workspace chunk: the same mean loss and gradient."""
     from fastnet.network import FORWARD_CHUNK
     n = 2 * FORWARD_CHUNK + 77
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((n, 5))
-    y = rng.integers(0, 3, n) if output == "softmax" else rng.standard_normal((n, 3))
-    fast = fastnet.MLP([5, 7, 3], "sigmoid", output, dtype="float64", seed=2)
-    ref = fastnet.reference.MLP([5, 7, 3], "sigmoid", output, dtype="float64", seed=2)
-    assert fast.loss(X, y) == pytest.approx(ref.loss(X, y), rel=1e-12)
+    X, y = make_problem(head, n, 5, 3, seed=3)
+    activation = ACTIVATIONS.names[0]
+    fast = fastnet.MLP([5, 7, 3], activation, head.name, dtype="float64", seed=2)
+    ref = fastnet.reference.MLP([5, 7, 3], activation, head.name, dtype="float64", seed=2)
+    assert fast.loss(X, y) == pytest.approx(ref.loss(X, y), rel=tol("network", "float64").rel)
     for a, b in zip(*[sum(net.gradients(X, y), []) for net in (fast, ref)]):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(fast.forward(X), ref.forward(X), rtol=1e-12)
+        assert_close(a, b, "network", "float64")
+    assert_close(fast.forward(X), ref.forward(X), "network", "float64")

@@ -1,17 +1,21 @@
-"""Each compiled kernel against its NumPy twin, both dtypes, random upstream gradients."""
+"""Each compiled kernel (fastnet._kernels) against its NumPy twin
+(fastnet.reference.kernels): both dtypes, several row counts (n = 1 takes the
+hand-written loops, larger n BLAS), random upstream gradients, in-place variants.
+Every registered activation, head and optimizer is covered through the registries."""
 import numpy as np
 import pytest
 
 from fastnet import _kernels as fast
 from fastnet import layers as fast_layers
+from fastnet.components import ACTIVATIONS, OPTIMIZERS
 from fastnet.reference import kernels as ref
 from fastnet.reference import layers as ref_layers
 
-from conftest import TOL, max_rel_diff
+from conftest import (DTYPES, HEAD_PARAMS, assert_close, fd_gradient, make_truth,
+                      optimizer_variants, tol)
 
-DTYPES = [np.float32, np.float64]
-# n = 1 takes the hand-written loops, larger n the BLAS path.
 ROWS = [1, 2, 17]
+MODULES = pytest.mark.parametrize("mod", [fast, ref], ids=["compiled", "numpy"])
 
 
 def _rand(rng, shape, dtype, scale=1.0):
@@ -22,10 +26,12 @@ def _both(name, make_args, rng):
     """Call kernel `name` of both modules on copies of the same arguments; return the
     arguments after each call and the return values."""
     args = make_args(rng)
-    fa = [None if a is None else a.copy() for a in args]
-    ra = [None if a is None else a.copy() for a in args]
+    fa = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    ra = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     return fa, getattr(fast, name)(*fa), ra, getattr(ref, name)(*ra)
 
+
+# -- dense ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n", ROWS)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -36,7 +42,7 @@ def test_dense_forward(dtype, n):
         return (np.zeros((n, h), dtype), _rand(rng, (n, d), dtype), _rand(rng, (h, d), dtype),
                 _rand(rng, h, dtype))
     fa, _, ra, _ = _both("dense_forward", args, np.random.default_rng(n))
-    assert max_rel_diff(fa[0], ra[0]) < TOL[dtype]
+    assert_close(fa[0], ra[0], "kernel", dtype)
     assert np.any(fa[0] != 0)
 
 
@@ -51,124 +57,305 @@ def test_dense_backward_accumulates(dtype, n, with_dx):
         return (np.zeros((n, d), dtype) if with_dx else None, _rand(rng, (h, d), dtype),
                 _rand(rng, h, dtype), _rand(rng, (n, h), dtype), _rand(rng, (n, d), dtype),
                 _rand(rng, (h, d), dtype))
-    rng = np.random.default_rng(10 + n)
-    fa, _, ra, _ = _both("dense_backward", args, rng)
+    fa, _, ra, _ = _both("dense_backward", args, np.random.default_rng(10 + n))
     start = args(np.random.default_rng(10 + n))
     for i in (0, 1, 2) if with_dx else (1, 2):
-        assert max_rel_diff(fa[i], ra[i]) < TOL[dtype]
+        assert_close(fa[i], ra[i], "kernel", dtype)
     # Accumulation: the result is the old value plus the gradient.
-    np.testing.assert_allclose(fa[1] - start[1], start[3].T @ start[4], rtol=1e-4, atol=1e-4)
+    assert_close(fa[1] - start[1], start[3].T @ start[4], "kernel", dtype)
+    assert_close(fa[2] - start[2], start[3].sum(axis=0), "kernel", dtype)
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_activation_forward_backward(dtype, name):
-    rng = np.random.default_rng(1)
-    z = _rand(rng, (9, 11), dtype, scale=4.0)
-    z[0, :3] = (-100, 0, 100)  # saturation and the kink
-    outs = {}
-    for mod in (fast, ref):
-        out = np.empty_like(z)
-        getattr(mod, f"{name}_forward")(out, z)
-        outs[mod] = out
-    assert max_rel_diff(outs[fast], outs[ref]) < TOL[dtype]
-    assert np.all(np.isfinite(outs[fast]))
-    dout = _rand(rng, z.shape, dtype)
-    dzs = {}
-    for mod in (fast, ref):
-        dz = np.empty_like(z)
-        getattr(mod, f"{name}_backward")(dz, dout, outs[ref])
-        dzs[mod] = dz
-    assert max_rel_diff(dzs[fast], dzs[ref]) < TOL[dtype]
+# -- activations ---------------------------------------------------------------------
 
-
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
-def test_activation_in_place(name):
-    rng = np.random.default_rng(2)
-    z = _rand(rng, (4, 5), np.float64)
-    expected = np.empty_like(z)
-    getattr(fast, f"{name}_forward")(expected, z)
-    getattr(fast, f"{name}_forward")(z, z)
-    np.testing.assert_array_equal(z, expected)
+def _pre_activations(rng, n, m, dtype):
+    """Random pre-activations with saturating values and the kink at 0 in the first row."""
+    z = _rand(rng, (n, m), dtype, scale=4.0)
+    z[0, :3] = (-100, 0, 100)
+    return z
 
 
 @pytest.mark.parametrize("n", ROWS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_softmax_xent(dtype, n):
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+def test_activation_twins(activation, dtype, n):
+    rng = np.random.default_rng(1 + n)
+    z = _pre_activations(rng, n, 11, dtype)
+    z_before = z.copy()
+    outs = {}
+    for mod in (fast, ref):
+        out = np.full_like(z, np.nan)
+        mod.activation_forward(activation, out, z)
+        outs[mod] = out
+    np.testing.assert_array_equal(z, z_before)                 # the input is left alone
+    assert np.all(np.isfinite(outs[fast]))
+    assert_close(outs[fast], outs[ref], "kernel", dtype)
+    # the generic kernel of the twin module is its per-activation pair
+    direct = np.empty_like(z)
+    getattr(ref, f"{activation}_forward")(direct, z)
+    np.testing.assert_array_equal(direct, outs[ref])
+    dout = _rand(rng, z.shape, dtype)                        # random upstream gradient
+    dzs = {}
+    for mod in (fast, ref):
+        dz = np.full_like(z, np.nan)
+        mod.activation_backward(activation, dz, dout, outs[ref])
+        dzs[mod] = dz
+    assert np.all(np.isfinite(dzs[fast]))
+    assert_close(dzs[fast], dzs[ref], "kernel", dtype)
+    getattr(ref, f"{activation}_backward")(direct, dout, outs[ref])
+    np.testing.assert_array_equal(direct, dzs[ref])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+@MODULES
+def test_activation_in_place(mod, activation, dtype):
+    """out may be z (forward) and dz may be dout (backward), as the network uses them."""
+    rng = np.random.default_rng(2)
+    z = _pre_activations(rng, 4, 5, dtype)
+    expected = np.empty_like(z)
+    mod.activation_forward(activation, expected, z)
+    mod.activation_forward(activation, z, z)
+    np.testing.assert_array_equal(z, expected)
+    dout = _rand(rng, z.shape, dtype)
+    expected_dz = np.empty_like(z)
+    mod.activation_backward(activation, expected_dz, dout, z)
+    mod.activation_backward(activation, dout, dout, z)
+    np.testing.assert_array_equal(dout, expected_dz)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+@MODULES
+def test_activation_backward_is_the_derivative(mod, activation):
+    """dz = dout * g'(z): the gradient of sum(dout * g(z)) by finite differences
+    (away from kinks, where a one-sided derivative is taken)."""
     rng = np.random.default_rng(3)
+    z = rng.standard_normal((3, 7)) * 2
+    z[np.abs(z) < 0.05] += 0.1
+    dout = rng.standard_normal(z.shape)
+    out = np.empty_like(z)
+
+    def objective():
+        mod.activation_forward(activation, out, z)
+        return float(np.sum(dout * out))
+    numeric = fd_gradient(objective, z)
+    mod.activation_forward(activation, out, z)
+    dz = np.empty_like(z)
+    mod.activation_backward(activation, dz, dout, out)
+    assert_close(dz, numeric, "finite_difference", np.float64)
+
+
+# -- output heads --------------------------------------------------------------------
+
+def _loss_forward(mod, head, z, truth, weights):
+    """(loss, outputs) of the head's loss kernel. A head with an output transform
+    writes the outputs into its first argument; one without (outputs = pre-activations)
+    takes the pre-activations alone."""
+    forward = getattr(mod, f"{head.loss_kernel}_forward")
+    if head.output_kernel is None:
+        return forward(z, truth, weights), z
+    out = np.full_like(z, np.nan)
+    return forward(out, z, truth, weights), out
+
+
+def _loss_backward(mod, head, out, truth, weights):
+    d = np.full_like(out, np.nan)
+    getattr(mod, f"{head.loss_kernel}_backward")(d, out, truth, weights)
+    return d
+
+
+def _head_data(head, rng, n, k, dtype, weighted):
+    z = _rand(rng, (n, k), dtype, scale=5.0)
+    z[0, 0] = 80          # would overflow exp in float32 without the max shift
+    truth = make_truth(head, rng, n, k)
+    truth = (np.ascontiguousarray(truth, dtype=np.intp) if head.truth == "labels"
+             else np.ascontiguousarray(truth, dtype=dtype))
+    weights = rng.uniform(0, 2, n).astype(dtype) if weighted else None
+    return z, truth, weights
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n", ROWS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+def test_head_twins(head, dtype, n, weighted):
+    rng = np.random.default_rng(4 + n)
     k = 6
-    logits = _rand(rng, (n, k), dtype, scale=5.0)
-    logits[0, 0] = 80  # would overflow exp in float32 without the max shift
-    labels = rng.integers(0, k, n).astype(np.intp)
-    pf, pr = np.empty_like(logits), np.empty_like(logits)
-    lf = fast.softmax_xent_forward(pf, logits, labels)
-    lr = ref.softmax_xent_forward(pr, logits, labels)
-    assert abs(lf - lr) <= TOL[dtype] * max(abs(lr), 1)
-    assert max_rel_diff(pf, pr) < TOL[dtype]
-    np.testing.assert_allclose(pf.sum(axis=1), 1, rtol=10 * TOL[dtype])
-    df, dr = np.empty_like(logits), np.empty_like(logits)
-    fast.softmax_xent_backward(df, pf, labels)
-    ref.softmax_xent_backward(dr, pr, labels)
-    assert max_rel_diff(df, dr) < TOL[dtype]
-    np.testing.assert_allclose(df.sum(axis=1), 0, atol=10 * TOL[dtype])
+    z, truth, weights = _head_data(head, rng, n, k, dtype, weighted)
+    z_before = z.copy()
+    (lf, of), (lr, orf) = (_loss_forward(mod, head, z, truth, weights) for mod in (fast, ref))
+    np.testing.assert_array_equal(z, z_before)
+    assert np.isfinite(lf) and isinstance(lf, float)
+    t = tol("kernel", dtype)
+    assert abs(lf - lr) <= t.rel * max(abs(lr), 1)
+    assert_close(of, orf, "kernel", dtype)
+    df, dr = (_loss_backward(mod, head, orf, truth, weights) for mod in (fast, ref))
+    assert_close(df, dr, "kernel", dtype)
+    if head.output_kernel is not None:
+        for mod in (fast, ref):
+            out = np.full_like(z, np.nan)
+            getattr(mod, f"{head.output_kernel}_forward")(out, z)
+            assert_close(out, orf, "kernel", dtype)   # the loss's outputs are the head's
+    # The loss of the batch is the mean of its rows' losses, each times its weight.
+    rows = [_loss_forward(ref, head, z[i:i + 1].copy(), truth[i:i + 1], None)[0]
+            for i in range(n)]
+    mean = np.mean(np.asarray(rows) * (1 if weights is None else weights))
+    assert abs(lr - mean) <= 1e2 * t.rel * max(abs(mean), 1)
+    if head.classifier:
+        np.testing.assert_allclose(orf.sum(axis=1), 1, rtol=10 * t.rel)
+        assert np.all(orf >= 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_squared_error(dtype):
-    rng = np.random.default_rng(4)
-    pred, target = _rand(rng, (7, 3), dtype), _rand(rng, (7, 3), dtype)
-    lf = fast.squared_error_forward(pred, target)
-    lr = ref.squared_error_forward(pred, target)
-    assert abs(lf - lr) <= TOL[dtype] * lr
-    assert abs(lr - np.mean(np.sum((pred.astype(float) - target) ** 2, axis=1))) < 1e-5 * lr
-    df, dr = np.empty_like(pred), np.empty_like(pred)
-    fast.squared_error_backward(df, pred, target)
-    ref.squared_error_backward(dr, pred, target)
-    assert max_rel_diff(df, dr) < TOL[dtype]
-
-
-@pytest.mark.parametrize("momentum,l2", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01), (0.5, 0.1)])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_update(dtype, momentum, l2):
+@pytest.mark.parametrize("head", [p for p in HEAD_PARAMS if p.values[0].output_kernel])
+@MODULES
+def test_head_output_in_place(mod, head, dtype):
+    """The head's outputs may overwrite its pre-activations (loss and output kernels;
+    heads without an output transform write no outputs)."""
     rng = np.random.default_rng(5)
-    m, n_weights = 50, 30
-    params, grads, vel = (_rand(rng, m, dtype) for _ in range(3))
-    pf, vf = params.copy(), vel.copy()
-    pr, vr = params.copy(), vel.copy()
-    fast.sgd_update(pf, grads, vf, n_weights, 0.1, momentum, l2)
-    ref.sgd_update(pr, grads, vr, n_weights, 0.1, momentum, l2)
-    np.testing.assert_array_equal(pf, pr)
-    np.testing.assert_array_equal(vf, vr)
-    # Biases (after n_weights) never see the l2 term.
-    if momentum == 0:
-        np.testing.assert_allclose(pf[n_weights:], params[n_weights:] - dtype(0.1) * grads[n_weights:],
-                                   rtol=TOL[dtype])
+    z, truth, _ = _head_data(head, rng, 5, 4, dtype, False)
+    loss, expected = _loss_forward(mod, head, z.copy(), truth, None)
+    forward = getattr(mod, f"{head.loss_kernel}_forward")
+    zz = z.copy()
+    assert forward(zz, zz, truth, None) == loss
+    np.testing.assert_array_equal(zz, expected)
+    zz = z.copy()
+    getattr(mod, f"{head.output_kernel}_forward")(zz, zz)
+    np.testing.assert_array_equal(zz, expected)
 
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@MODULES
+def test_head_backward_is_the_gradient_of_its_loss(mod, head, weighted):
+    rng = np.random.default_rng(6)
+    z, truth, weights = _head_data(head, rng, 4, 3, np.float64, weighted)
+    z /= 5
+    numeric = fd_gradient(lambda: _loss_forward(mod, head, z.copy(), truth, weights)[0], z)
+    _, out = _loss_forward(mod, head, z.copy(), truth, weights)
+    assert_close(_loss_backward(mod, head, out, truth, weights), numeric,
+                 "finite_difference", np.float64)
+
+
+# -- optimizers ----------------------------------------------------------------------
+
+def _update_buffers(rng, opt, m, dtype):
+    params, grads = _rand(rng, m, dtype), _rand(rng, m, dtype)
+    state = tuple(_rand(rng, m, dtype) for _ in opt.state)
+    return params, grads, state
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.0123])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optimizer,hyper", optimizer_variants())
+def test_optimizer_update_twins(optimizer, hyper, dtype, eta):
+    opt = OPTIMIZERS[optimizer]
+    config = opt.config(learning_rate=0.5, **hyper)
+    rng = np.random.default_rng(7)
+    m, n_weights = 50, 30
+    params, grads, state = _update_buffers(rng, opt, m, dtype)
+    results = []
+    for mod in (fast, ref):
+        p, s = params.copy(), tuple(b.copy() for b in state)
+        mod.optimizer_update(config, p, grads, s, n_weights, eta)
+        results.append((p, s))
+    (pf, sf), (pr, sr) = results
+    assert_close(pf, pr, "update", dtype)
+    for a, b in zip(sf, sr):
+        assert_close(a, b, "update", dtype)
+    assert not np.array_equal(pf, params)                       # a step was taken
+
+
+@pytest.mark.parametrize("optimizer,hyper", [p for p in optimizer_variants()
+                                             if "l2" in p.values[1]])
+@MODULES
+def test_optimizer_l2_applies_to_weights_only(mod, optimizer, hyper):
+    """Only the first n_weights entries (the weights) take the l2 term."""
+    opt = OPTIMIZERS[optimizer]
+    rng = np.random.default_rng(8)
+    m, n_weights = 20, 12
+    params, grads, state = _update_buffers(rng, opt, m, np.float64)
+    runs = []
+    for l2 in (hyper["l2"], 0.0):
+        p, s = params.copy(), tuple(b.copy() for b in state)
+        mod.optimizer_update(opt.config(**dict(hyper, l2=l2)), p, grads, s, n_weights, 0.1)
+        runs.append(p)
+    np.testing.assert_array_equal(runs[0][n_weights:], runs[1][n_weights:])
+    assert np.all(runs[0][:n_weights] != runs[1][:n_weights])
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_update_formula(dtype, momentum):
+    """The NumPy sgd_update against the documented rule (SGDConfig): g = grads + l2 W
+    (weights only); v = mu v - eta g, theta += v; with mu = 0, theta -= eta g and v
+    stays as it was."""
+    rng = np.random.default_rng(9)
+    m, n_weights, l2, eta = 12, 8, 0.25, 0.1
+    params, grads, vel = (_rand(rng, m, dtype) for _ in range(3))
+    p, v = params.copy(), vel.copy()
+    ref.sgd_update(p, grads, v, n_weights, eta, momentum, l2)
+    t = np.dtype(dtype).type
+    g = grads.copy()
+    g[:n_weights] += t(l2) * params[:n_weights]
+    if momentum:
+        expected_v = t(momentum) * vel - t(eta) * g
+        np.testing.assert_array_equal(v, expected_v)
+        np.testing.assert_array_equal(p, params + expected_v)
+    else:
+        np.testing.assert_array_equal(v, vel)
+        np.testing.assert_array_equal(p, params - t(eta) * g)
+
+
+# -- argument checks -----------------------------------------------------------------
 
 def test_kernel_wrappers_check_shapes():
     x = np.zeros((3, 4))
     with pytest.raises(ValueError, match="W has shape"):
         fast.dense_forward(np.zeros((3, 2)), x, np.zeros((2, 5)), np.zeros(2))
+    with pytest.raises(ValueError, match="dW has shape"):
+        fast.dense_backward(None, np.zeros((2, 3)), np.zeros(2), np.zeros((3, 2)), x,
+                            np.zeros((2, 4)))
     with pytest.raises(ValueError, match="outside 0..2"):
         fast.softmax_xent_forward(np.zeros((1, 3)), np.zeros((1, 3)), np.array([3], dtype=np.intp))
+    with pytest.raises(ValueError, match="weights has length"):
+        fast.squared_error_forward(np.zeros((2, 3)), np.zeros((2, 3)), np.ones(3))
+    for name in ACTIVATIONS.names:
+        with pytest.raises(ValueError, match="out has shape"):
+            fast.activation_forward(name, np.zeros((3, 2)), x)
+        with pytest.raises(ValueError, match="dout has shape"):
+            fast.activation_backward(name, x.copy(), np.zeros((3, 2)), x)
 
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.names)
+@MODULES
+def test_optimizer_update_checks_its_state(mod, optimizer):
+    opt = OPTIMIZERS[optimizer]
+    params, grads, state = _update_buffers(np.random.default_rng(0), opt, 6, np.float64)
+    with pytest.raises(ValueError, match="state"):
+        mod.optimizer_update(opt.config(), params, grads, state + (params.copy(),), 3, 0.1)
+
+
+# -- layers --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_layers_twin(dtype):
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+def test_layers_twin(activation, head, dtype):
     """The compiled layers and the reference layers compute the same thing."""
     rng = np.random.default_rng(6)
     n, d, h, k = 5, 4, 6, 3
     W1, b1, W2, b2 = (_rand(rng, s, dtype) for s in [(h, d), h, (k, h), k])
     x = _rand(rng, (n, d), dtype)
-    labels = rng.integers(0, k, n)
+    truth = make_truth(head, rng, n, k)
     results = []
     for mod in (fast_layers, ref_layers):
-        l1, act, l2 = mod.Dense(W1, b1), mod.Tanh(), mod.Dense(W2, b2)
-        head = mod.SoftmaxCrossEntropy()
-        loss = head.forward(l2.forward(act.forward(l1.forward(x))), labels)
-        dx = l1.backward(act.backward(l2.backward(head.backward())))
+        l1, act, l2 = mod.Dense(W1, b1), mod.ACTIVATION_LAYERS[activation](), mod.Dense(W2, b2)
+        loss_layer = getattr(mod, head.layer)()
+        loss = loss_layer.forward(l2.forward(act.forward(l1.forward(x))), truth)
+        dx = l1.backward(act.backward(l2.backward(loss_layer.backward())))
         results.append((loss, dx, l1.dW.copy(), l1.db.copy(), l2.dW.copy(), l2.db.copy()))
     (lf, *gf), (lr, *gr) = results
-    assert abs(lf - lr) < TOL[dtype] * lr
+    assert abs(lf - lr) <= tol("layers", dtype).rel * abs(lr)
     for a, b in zip(gf, gr):
-        assert max_rel_diff(a, b) < 10 * TOL[dtype]
+        assert_close(a, b, "layers", dtype)

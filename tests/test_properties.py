@@ -9,6 +9,9 @@ from hypothesis.extra import numpy as hnp
 
 import fastnet
 import fastnet.reference
+from fastnet.components import ACTIVATIONS, HEADS
+
+from conftest import assert_close
 
 IMPLS = [fastnet, fastnet.reference]
 SETTINGS = settings(max_examples=100, deadline=None,
@@ -108,7 +111,7 @@ def test_training_entry_points_on_anything(impl, X, y, kwargs):
     assert np.isfinite(net.parameters).all()
 
 
-@pytest.mark.parametrize("output", ["softmax", "linear"])
+@pytest.mark.parametrize("output", HEADS.names)
 @SETTINGS
 @given(data=st.data())
 def test_valid_input_gives_identical_results_in_any_layout(output, data):
@@ -122,17 +125,16 @@ def test_valid_input_gives_identical_results_in_any_layout(output, data):
     broadcast = np.broadcast_to(clean[:1], clean.shape)       # zero-stride rows
     np.testing.assert_array_equal(net.forward(broadcast), np.repeat(expected[:1], len(X), axis=0))
     ref = fastnet.reference.MLP([3, 4, 3], "relu", output, dtype=dtype, seed=1)
-    np.testing.assert_allclose(ref.forward(X), expected, rtol=1e-4 if dtype == "float32" else 1e-12,
-                               atol=1e-6)
+    assert_close(ref.forward(X), expected, "network", dtype)
 
 
 @SETTINGS
 @given(sizes=st.lists(st.one_of(st.integers(-3, 6), st.floats(-1, 5), st.text(max_size=1),
                                 st.none()), max_size=5),
-       activation=st.one_of(st.sampled_from(["relu", "tanh", "sigmoid", "gelu", ""]),
-                            st.lists(st.sampled_from(["relu", "tanh", "x"]), max_size=4),
+       activation=st.one_of(st.sampled_from(ACTIVATIONS.names + ("gelu", "")),
+                            st.lists(st.sampled_from(ACTIVATIONS.names + ("x",)), max_size=4),
                             st.integers()),
-       output=st.sampled_from(["softmax", "linear", "hinge", None]),
+       output=st.sampled_from(HEADS.names + ("hinge", None)),
        dtype=st.sampled_from(["float32", "float64", "float16", "int8", None, 3]))
 def test_constructor_on_anything(sizes, activation, output, dtype):
     for impl in IMPLS:

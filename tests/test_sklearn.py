@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from fastnet.components import ACTIVATIONS  # noqa: E402
 from fastnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
@@ -140,3 +141,13 @@ def test_grid_search_on_a_dask_cluster():
                                    cv=3, n_jobs=-1).fit(X, y)
     np.testing.assert_array_equal(serial.cv_results_["mean_test_score"],
                                   on_dask.cv_results_["mean_test_score"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("activation", ACTIVATIONS.names)
+def test_every_activation_in_the_estimators(activation):
+    X, y = make_classification(60, 4, random_state=7)
+    clf = MLPClassifier((5, 4), activation=activation, max_iter=3, random_state=0).fit(X, y)
+    assert clf.net_.activation == [activation] * 2 and clf.predict(X).shape == (60,)
+    reg = MLPRegressor((5,), activation=activation, max_iter=3, random_state=0).fit(X, X[:, 0])
+    assert reg.net_.activation == [activation] and np.isfinite(reg.predict(X)).all()

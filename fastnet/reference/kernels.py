@@ -71,12 +71,12 @@ def identity_backward(dz, dout, out):
 
 def activation_forward(activation, out, z):
     """out = g(z) for the registered activation named `activation`."""
-    globals()[f"{ACTIVATIONS[activation].name}_forward"](out, z)
+    globals()[f"{ACTIVATIONS.lookup(activation).name}_forward"](out, z)
 
 
 def activation_backward(activation, dz, dout, out):
     """dz = dout * g'(z), the derivative written from the saved output out = g(z)."""
-    globals()[f"{ACTIVATIONS[activation].name}_backward"](dz, dout, out)
+    globals()[f"{ACTIVATIONS.lookup(activation).name}_backward"](dz, dout, out)
 
 
 def softmax_forward(probs, logits):
