@@ -9,7 +9,6 @@ memory and thread guards (_guards.py). The arithmetic is left to four methods ea
 implementation provides (declared below): ``_forward``, ``_loss_and_gradients``,
 ``_make_trainer`` and ``_train_steps``.
 """
-import numbers
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -118,27 +117,35 @@ class BaseMLP:
             return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Copy a state_dict of a model of the same layout back into this one. The
-        arrays' shapes and the update count are checked first: a mismatch raises
-        ValueError and changes nothing."""
+        """Copy a state_dict of a model of the same layout back into this one.
+        Everything is checked first (shapes, finite values of the model's dtype, the
+        update count): a mismatch raises ValueError and changes nothing."""
         arrays = {}
         for name in ("params",) + self._optimizer.state:
             if name not in state:
                 raise ValueError(f"state has no {name!r} entry")
-            arrays[name] = np.asarray(state[name])
+            try:
+                with np.errstate(over="ignore"):
+                    arrays[name] = np.asarray(state[name], dtype=self._dtype)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"state[{name!r}] is not numeric: {exc}") from None
             if arrays[name].shape != self._params.shape:
                 raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
                                  f"{self._params.shape}")
-        updates = state.get("updates", self._updates)
-        if isinstance(updates, (bool, np.bool_)) or not isinstance(updates, numbers.Integral) \
-                or updates < 0:
-            raise ValueError(f"state['updates'] must be a non-negative integer, got "
-                             f"{updates!r}")
+            if not np.isfinite(arrays[name]).all():
+                raise ValueError(f"state[{name!r}] holds NaN or infinity (in "
+                                 f"{self._dtype.name})")
+        updates = check.check_update_count("state['updates']",
+                                           state.get("updates", self._updates))
         with self._guard.reading():
-            self._params[...] = arrays["params"]
-            for name in self._optimizer.state:
-                self._state[name][...] = arrays[name]
-            self._updates = int(updates)
+            self._restore(arrays, updates)
+
+    def _restore(self, arrays, updates):
+        """Copy checked (or trusted: an epoch's own snapshot) state into the buffers."""
+        self._params[...] = arrays["params"]
+        for name in self._optimizer.state:
+            self._state[name][...] = arrays[name]
+        self._updates = updates
 
     def __getstate__(self):
         """For pickle and copy (joblib, multiprocessing); see _format.pickled_state."""
@@ -254,8 +261,8 @@ class BaseMLP:
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities (n, k); classification heads (softmax) only."""
         if not self._head.classifier:
-            raise ValueError(f"predict_proba needs output='softmax'; this network is "
-                             f"{self._head.name}")
+            raise ValueError(f"predict_proba needs output='softmax' (a classifier head); "
+                             f"this network's output is {self._head.name!r}")
         return self.forward(X)
 
     def loss(self, X: ArrayLike, y: ArrayLike,

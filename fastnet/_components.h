@@ -8,8 +8,11 @@
  * names these codes is fastnet/components.py (a test checks the two agree).
  *
  * Every dispatch is an exhaustive switch over its enum, compiled as an error when a
- * case is missing (-Werror=switch-enum, set below for GCC and Clang); an unknown
- * code is reported (a -1 status or a NULL name), never computed as something else.
+ * case is missing (-Wswitch and -Wswitch-enum made errors below, for GCC and Clang);
+ * an unknown code is reported (a -1 status or a NULL name), never computed as
+ * something else. Since a code that has a name has every case (or the build fails),
+ * the compiled paths check the codes once, by name, when a layout is made
+ * (fnet_layout_check) rather than at every call.
  *
  * Plain C99 and libm; the functions are static inline, templated per dtype by
  * including _components_impl.h twice (float: suffix _f32, double: _f64).
@@ -69,6 +72,7 @@ typedef struct {
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
 #pragma GCC diagnostic error "-Wswitch-enum"
 #endif
 

@@ -15,6 +15,7 @@ import zipfile
 
 import numpy as np
 
+from fastnet import _validation as check
 from fastnet._guards import ModelLock
 from fastnet.components import HEADS, OPTIMIZERS
 
@@ -63,12 +64,10 @@ def load(cls, path):
     try:
         net = cls(meta["layer_sizes"], meta["activation"], meta["output"], meta["dtype"])
         optimizer = OPTIMIZERS.lookup(meta.get("optimizer", "sgd"))
-        updates = meta["updates"]
-        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
-            raise ValueError(f"updates = {updates!r} is not a count")
+        updates = check.check_update_count("updates", meta["updates"])
         rng = np.random.default_rng()
         rng.bit_generator.state = meta["rng_state"]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{path!r} has invalid metadata: {exc}") from None
     expected = (net._params.size,)
     for name in ("params",) + optimizer.state:

@@ -46,7 +46,11 @@ class ModelLock:
 
     @contextlib.contextmanager
     def exclusive(self, what):
-        """The model to this thread alone (for fit); raises at once if it is in use."""
+        """The model to this thread alone (for fit); raises at once if it is in use,
+        also by this thread (fit called from fit's own callback)."""
+        if self._owner == threading.get_ident():
+            raise RuntimeError(f"cannot {what}: this model is being trained by a fit that "
+                               f"has not returned (fit called from its own callback?)")
         if not self._lock.acquire(blocking=False):
             raise RuntimeError(f"cannot {what}: this model is in use by another thread "
                                f"(one model, one thread at a time)")

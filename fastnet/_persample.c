@@ -3,6 +3,7 @@
 
 /* Every switch over a component enum names every case (see _components.h). */
 #if defined(__GNUC__)
+#pragma GCC diagnostic error "-Wswitch"
 #pragma GCC diagnostic error "-Wswitch-enum"
 #endif
 

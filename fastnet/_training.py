@@ -135,7 +135,7 @@ def diverged(net, snapshot, epoch, history):
     """A step met a NaN or infinite loss: go back to the state at the start of the
     epoch (every loss of the epoch before it was finite; the steps just before a
     blow-up, though finite, are usually already huge) and raise."""
-    net.load_state_dict(snapshot)
+    net._restore(snapshot, snapshot["updates"])
     err = FloatingPointError(
         f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; the "
         f"model keeps the weights it had at the start of that epoch. Try a smaller "

@@ -168,3 +168,16 @@ def check_sample_weight(w, n, dtype, name="sample_weight"):
         out = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(name, out)
     return out
+
+
+# Update counts reach the compiled code as a signed 64-bit integer; far below any
+# count a model can reach by training, far above where the C arithmetic would wrap.
+MAX_UPDATES = 2 ** 62
+
+
+def check_update_count(name, value):
+    """A model's update count: an integer in [0, 2**62)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or not 0 <= value < MAX_UPDATES:
+        raise ValueError(f"{name} must be an integer count in [0, 2**62), got {value!r}")
+    return int(value)

@@ -80,7 +80,8 @@ class Activation:
     init : str
         Initialisation rule of the weights of a layer it follows (INIT_RULES).
     layer : str
-        Class name of its layer in fastnet.layers and fastnet.reference.layers.
+        Class name of its layer in fastnet.layers and fastnet.reference.layers; also
+        torch.nn's name for it, which the PyTorch comparisons (tests, bench) use.
     formula : str
         g and g' (written from the output h), for documentation.
 

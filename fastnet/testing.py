@@ -7,6 +7,7 @@ about fit (sampling, chunks, validation, divergence rollback) is left out.
 """
 import numpy as np
 
+from fastnet import _validation as check
 from fastnet.components import FAST_PATHS
 
 
@@ -37,12 +38,12 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
     """
     X, truth, weights = net._data(X, y, sample_weight)
     n = X.shape[0]
-    order = np.ascontiguousarray(np.arange(n) if order is None else order, dtype=np.intp)
-    if order.ndim != 1 or (order.size and (order.min() < 0 or order.max() >= n)):
-        raise ValueError(f"order must be a 1-D array of row indices in 0..{n - 1}")
-    batch_size = min(int(batch_size), n) if batch_size >= 1 else 0
-    if batch_size < 1:
-        raise ValueError("batch_size must be a positive integer")
+    order = np.arange(n) if order is None else np.asarray(order)
+    if order.ndim != 1 or (order.size and order.dtype.kind not in "iu") \
+            or (order.size and (order.min() < 0 or order.max() >= n)):
+        raise ValueError(f"order must be a 1-D array of integer row indices in 0..{n - 1}")
+    order = np.ascontiguousarray(order, dtype=np.intp)
+    batch_size = min(check.check_positive_int("batch_size", batch_size), n)
     config = net._optimizer.config(**hyperparameters)
     allowed = net._optimizer.fast_paths(config)
     if fast_paths is not None:
@@ -50,7 +51,7 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
         if unknown:
             raise ValueError(f"unknown fast paths {sorted(unknown)}; expected {FAST_PATHS}")
         allowed = allowed & frozenset(fast_paths)
-    t0 = net._updates if t0 is None else t0
+    t0 = net._updates if t0 is None else check.check_update_count("t0", t0)
     with net._guard.exclusive("run_steps"):
         trainer = net._make_trainer(batch_size)
         result = net._train_steps(trainer, X, truth, weights, order, batch_size, config, t0,

@@ -6,7 +6,7 @@ rest of the bench work without it.
 """
 from typing import Optional
 
-from fastnet.components import HEADS
+from fastnet.components import ACTIVATIONS, HEADS
 from fastnet.bench.configs import Config, make_data
 from fastnet.bench.timing import median_time
 
@@ -25,8 +25,8 @@ def torch_available() -> bool:
 
 
 def _model(torch, config: Config, torch_dtype):
-    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
-           "sigmoid": torch.nn.Sigmoid}[config.activation]
+    # the registry's layer class names are torch.nn's (ReLU, Tanh, Sigmoid, Identity)
+    act = getattr(torch.nn, ACTIVATIONS[config.activation].layer)
     sizes = config.sizes
     layers = []
     for i in range(len(sizes) - 1):
