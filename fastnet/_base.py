@@ -38,10 +38,12 @@ class BaseMLP:
     activation : {"relu", "tanh", "sigmoid", "identity"} or list of them, default "relu"
         Hidden activation, one for all hidden layers or one per hidden layer
         (``fastnet.components.ACTIVATIONS``).
-    output : {"softmax", "linear"}, default "softmax"
+    output : {"softmax", "linear", "logistic"}, default "softmax"
         The output head (``fastnet.components.HEADS``).
         "softmax": probabilities, loss ``-log p_y`` (labels 0..k-1 or one-hot rows).
         "linear": identity, loss ``sum_j (y~_j - y_j)^2`` per sample (no 1/2 factor).
+        "logistic": element-wise sigmoid, binary cross-entropy summed over the k units
+        (0/1 indicators (n, k); one unit for a binary problem, k for multilabel).
         The loss of a batch is the mean over its samples.
     dtype : {"float32", "float64"}, default "float32"
         Precision of parameters and arithmetic; inputs are converted to it.
@@ -120,23 +122,7 @@ class BaseMLP:
         """Copy a state_dict of a model of the same layout back into this one.
         Everything is checked first (shapes, finite values of the model's dtype, the
         update count): a mismatch raises ValueError and changes nothing."""
-        arrays = {}
-        for name in ("params",) + self._optimizer.state:
-            if name not in state:
-                raise ValueError(f"state has no {name!r} entry")
-            try:
-                with np.errstate(over="ignore"):
-                    arrays[name] = np.asarray(state[name], dtype=self._dtype)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"state[{name!r}] is not numeric: {exc}") from None
-            if arrays[name].shape != self._params.shape:
-                raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
-                                 f"{self._params.shape}")
-            if not np.isfinite(arrays[name]).all():
-                raise ValueError(f"state[{name!r}] holds NaN or infinity (in "
-                                 f"{self._dtype.name})")
-        updates = check.check_update_count("state['updates']",
-                                           state.get("updates", self._updates))
+        arrays, updates = _format.checked_state(self, state)
         with self._guard.reading():
             self._restore(arrays, updates)
 
@@ -194,7 +180,7 @@ class BaseMLP:
 
     @property
     def output(self) -> str:
-        """str: the output head, 'softmax' or 'linear'."""
+        """str: the output head ('softmax', 'linear' or 'logistic')."""
         return self._head.name
 
     @property
@@ -255,11 +241,12 @@ class BaseMLP:
             return self._forward(self._X(X))
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Class indices (n,) for softmax; outputs for linear, (n,) when k == 1."""
+        """Class indices (n,) for softmax; 0/1 indicators (p > 0.5) for logistic;
+        outputs for linear; (n,) when k == 1."""
         return self._head.predict(self.forward(X))
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Class probabilities (n, k); classification heads (softmax) only."""
+        """Probabilities (n, k); classifier heads (softmax, logistic) only."""
         if not self._head.classifier:
             raise ValueError(f"predict_proba needs output='softmax' (a classifier head); "
                              f"this network's output is {self._head.name!r}")
@@ -284,8 +271,8 @@ class BaseMLP:
             return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """The head's metric: accuracy for softmax; coefficient of determination R^2
-        for linear (averaged over outputs, as scikit-learn's r2_score)."""
+        """The head's metric: accuracy for softmax and logistic (every unit of a row
+        right); R^2 for linear (averaged over outputs, as scikit-learn's r2_score)."""
         X, truth, _ = self._data(X, y)
         with self._guard.reading():
             return self._head.score(self._forward(X), truth)
@@ -297,22 +284,27 @@ class BaseMLP:
             validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
             verbose: bool = False,
             callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
-            sample_weight: Optional[ArrayLike] = None) -> "History":
-        """Train with stochastic gradient descent; the model keeps training from its
-        current state.
+            sample_weight: Optional[ArrayLike] = None, optimizer: str = "sgd",
+            nesterov: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+            epsilon: float = 1e-8) -> "History":
+        """Train with stochastic gradient descent (or Adam); the model keeps training
+        from its current state.
 
         Each epoch visits n samples in minibatches of ``batch_size`` (the last one may
         be smaller) and takes one step per batch:
         ``theta <- theta - eta_t * grad``, ``eta_t = learning_rate / (1 + lr_decay * t)``,
         t the number of updates made so far by this model. With momentum mu:
-        ``v <- mu v - eta_t grad; theta <- theta + v``. With l2: the gradient of
-        ``l2/2 * ||W||^2`` over weights (not biases) is added.
+        ``v <- mu v - eta_t grad; theta <- theta + v`` (Nesterov: ``theta <- theta +
+        mu v - eta_t grad``). With l2: the gradient of ``l2/2 * ||W||^2`` over weights
+        (not biases) is added. ``optimizer="adam"``: see fastnet.components.AdamConfig.
+        Switching optimizer starts the new one afresh (zero state, t = 0).
 
         Parameters
         ----------
         X : array-like, shape (n, d)
         y : array-like
             Softmax: labels 0..k-1, shape (n,), or one-hot rows, shape (n, k).
+            Logistic: 0/1 indicators, shape (n, k), or (n,) when k == 1.
             Linear: targets, shape (n, k), or (n,) when k == 1.
         epochs : int, default 1
         batch_size : int, default 1
@@ -337,6 +329,13 @@ class BaseMLP:
             Non-negative weights: each sample's loss (and so its gradient) is
             multiplied by its weight; a batch's loss is the mean over the batch of the
             weighted losses. All ones gives exactly the unweighted training.
+        optimizer : {"sgd", "adam"}, default "sgd"
+            fastnet.components.OPTIMIZERS; an option of another optimizer (momentum
+            with Adam, beta_1 with SGD, ...) may only keep its default.
+        nesterov : bool, default False
+            SGD: Nesterov's momentum.
+        beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+            Adam's moment decays and its denominator's guard.
 
         Returns
         -------
@@ -368,21 +367,12 @@ class BaseMLP:
         n = X.shape[0]
         epochs = check.check_positive_int("epochs", epochs)
         batch_size = min(check.check_positive_int("batch_size", batch_size), n)
-        config = self._optimizer.config(learning_rate=learning_rate, lr_decay=lr_decay,
-                                        momentum=momentum, l2=l2)
-        check.check_choice("sampling", sampling, check.SAMPLINGS)
-        if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable (epoch record -> stop?), "
-                             f"got {callback!r}")
-        validation = None
-        if validation_data is not None:
-            try:
-                Xv, yv = validation_data
-            except (TypeError, ValueError):
-                raise ValueError("validation_data must be a pair (X_val, y_val)") from None
-            Xv = self._X(Xv, "validation_data X")
-            validation = (Xv, self._truth(yv, Xv.shape[0], "validation_data y"))
+        optimizer, config = _training.configure(optimizer, dict(
+            learning_rate=learning_rate, lr_decay=lr_decay, momentum=momentum, l2=l2,
+            nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon))
+        validation = _training.check_options(self, sampling, validation_data, callback)
         with self._guard.exclusive("fit"):
+            _training.take_up(self, optimizer)
             return _training.train(self, X, truth, weights, config, epochs, batch_size,
                                    sampling, validation, verbose, callback)
 

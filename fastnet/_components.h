@@ -50,24 +50,31 @@ typedef enum {
 } fnet_activation;
 
 /* Output heads: the output transform and its loss. Every head here is canonical for
- * its loss (softmax + cross-entropy, identity + squared error), so the delta at the
+ * its loss (softmax + cross-entropy, identity + squared error, element-wise sigmoid +
+ * binary cross-entropy), so the delta at the
  * output pre-activation is written from the transformed output alone. */
 typedef enum {
     FNET_OUT_SOFTMAX = 0,
-    FNET_OUT_LINEAR = 1
+    FNET_OUT_LINEAR = 1,
+    FNET_OUT_LOGISTIC = 2
 } fnet_output;
 
 /* Optimizers: the update rule applied to the flat parameter buffer. */
 typedef enum {
-    FNET_OPT_SGD = 0
+    FNET_OPT_SGD = 0,
+    FNET_OPT_ADAM = 1
 } fnet_optimizer;
 
-/* One optimizer's configuration, carried from fit to C as one struct. The step size
- * of update t (counted over the model's life) is
- * learning_rate / (1 + lr_decay * t). l2 applies to weights only. */
+/* One optimizer's configuration, carried from fit to C as one struct (the fields an
+ * optimizer does not use are 0). The step size of update t (0-based, counted since
+ * the model took up this optimizer) is learning_rate / (1 + lr_decay * t); l2 adds
+ * l2 * W to the gradient of the weights (not the biases). */
 typedef struct {
     int code;                   /* fnet_optimizer */
-    double learning_rate, lr_decay, momentum, l2;
+    double learning_rate, lr_decay, l2;
+    double momentum;            /* sgd: velocity decay mu in [0, 1) */
+    int nesterov;               /* sgd: Nesterov's momentum (scikit-learn's form) */
+    double beta_1, beta_2, epsilon;   /* adam */
 } fnet_optim;
 
 #if defined(__GNUC__)
@@ -94,6 +101,7 @@ static inline const char *fnet_output_name(int code)
     switch ((fnet_output)code) {
     case FNET_OUT_SOFTMAX: return "softmax";
     case FNET_OUT_LINEAR: return "linear";
+    case FNET_OUT_LOGISTIC: return "logistic";
     }
     return NULL;
 }
@@ -102,6 +110,7 @@ static inline const char *fnet_optimizer_name(int code)
 {
     switch ((fnet_optimizer)code) {
     case FNET_OPT_SGD: return "sgd";
+    case FNET_OPT_ADAM: return "adam";
     }
     return NULL;
 }
@@ -112,6 +121,7 @@ static inline int fnet_optimizer_n_state(int code)
 {
     switch ((fnet_optimizer)code) {
     case FNET_OPT_SGD: return 1;    /* velocity (used only with momentum) */
+    case FNET_OPT_ADAM: return 2;   /* first and second moment estimates */
     }
     return -1;
 }
@@ -149,6 +159,8 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define SFX _f32
 #define EXP expf
 #define LOG logf
+#define LOG1P log1pf
+#define SQRT sqrtf
 #define FNET_LOG2E 1.44269504f
 #define FNET_LN2_HI 0.693359375f            /* 355 / 512: n * LN2_HI exact */
 #define FNET_LN2_LO (-2.12194440e-4f)       /* ln2 - LN2_HI */
@@ -164,6 +176,8 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define SFX _f64
 #define EXP exp
 #define LOG log
+#define LOG1P log1p
+#define SQRT sqrt
 #define FNET_LOG2E 1.4426950408889634
 #define FNET_LN2_HI 6.93147180369123816490e-01   /* fdlibm's split: n * LN2_HI exact */
 #define FNET_LN2_LO 1.90821492927058770002e-10

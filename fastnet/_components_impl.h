@@ -1,5 +1,5 @@
 /* Body of _components.h, included once per dtype with REAL (float or double), SFX
- * (_f32 or _f64), EXP / LOG and the constants of the vectorisable expm1 (all of which
+ * (_f32 or _f64), EXP / LOG / LOG1P / SQRT and the constants of the vectorisable expm1 (all of which
  * are undefined again at the end). Every function here is the single definition of
  * its math; see _components.h. */
 #define FNET_CAT_(a, b) a##b
@@ -40,11 +40,12 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
 
 /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), with the sign of x: a few ulp from the
  * correctly rounded value everywhere (the tests measure it against numpy.tanh).
- * NaN propagates: !(a >= SAT) keeps a NaN argument instead of clamping it. */
+ * NaN propagates: SAT < a is false for a NaN, which is kept, not clamped (and the
+ * select is the operand order of x86's min instruction, one instruction a lane). */
 FNET_INLINE REAL FN(tanh)(REAL x)
 {
     const REAL a = x < 0 ? -x : x;
-    const REAL em1 = FN(expm1_pos)(2 * (!(a >= FNET_TANH_SAT) ? a : FNET_TANH_SAT));
+    const REAL em1 = FN(expm1_pos)(2 * (FNET_TANH_SAT < a ? FNET_TANH_SAT : a));
     const REAL t = em1 / (em1 + 2);
     return x < 0 ? -t : t;
 }
@@ -191,6 +192,30 @@ FNET_INLINE void FN(squared_error_delta_row)(REAL *d, const REAL *pred, const RE
         d[j] = (2 * (pred[j] - target[j])) * scale;
 }
 
+/* p (k) = sigmoid(z (k)) element-wise (p may alias z); returns the summed binary
+ * cross-entropy -(y log p + (1 - y) log(1 - p)) against y (k) in [0, 1], computed from
+ * the logits, never from a rounded probability: max(z, 0) - z y + log1p(exp(-|z|)). */
+FNET_INLINE REAL FN(logistic_xent_row)(REAL *p, const REAL *z, const REAL *y, fnet_size k)
+{
+    REAL total = 0;
+    fnet_size j;
+    for (j = 0; j < k; j++) {
+        const REAL zj = z[j], a = zj < 0 ? -zj : zj;
+        total += ((zj > 0 ? zj : 0) - zj * y[j]) + LOG1P(EXP(-a));
+        p[j] = FN(sigmoid)(zj);
+    }
+    return total;
+}
+
+/* d(BCE)/dz = p - y for the sigmoid's canonical loss. d (k) = scale * that. */
+FNET_INLINE void FN(logistic_xent_delta_row)(REAL *d, const REAL *p, const REAL *y,
+                                             fnet_size k, REAL scale)
+{
+    fnet_size j;
+    for (j = 0; j < k; j++)
+        d[j] = (p[j] - y[j]) * scale;
+}
+
 /* The head's output transform, in place on one row of k pre-activations (inference).
  * 0, or -1 for an unknown code. */
 FNET_INLINE int FN(head_output_row)(int code, REAL *z, fnet_size k)
@@ -201,13 +226,19 @@ FNET_INLINE int FN(head_output_row)(int code, REAL *z, fnet_size k)
         return 0;
     case FNET_OUT_LINEAR:
         return 0;
+    case FNET_OUT_LOGISTIC: {
+        fnet_size j;
+        for (j = 0; j < k; j++)
+            z[j] = FN(sigmoid)(z[j]);
+        return 0;
+    }
     }
     return -1;
 }
 
 /* The head's loss of one row: transforms the row of k pre-activations z in place
  * into the head's outputs and returns the row's loss against its truth (label for
- * classification heads, target (k) for regression heads; the other is unused).
+ * single-label classification heads, target (k) for the others; the other is unused).
  * *status is set to -1 for an unknown code (and NaN returned). */
 FNET_INLINE REAL FN(head_loss_row)(int code, REAL *z, fnet_size label, const REAL *target,
                                    fnet_size k, int *status)
@@ -217,6 +248,8 @@ FNET_INLINE REAL FN(head_loss_row)(int code, REAL *z, fnet_size label, const REA
         return FN(softmax_xent_row)(z, z, label, k);
     case FNET_OUT_LINEAR:
         return FN(squared_error_row)(z, target, k);
+    case FNET_OUT_LOGISTIC:
+        return FN(logistic_xent_row)(z, z, target, k);
     }
     *status = -1;
     return (REAL)NAN;
@@ -234,6 +267,9 @@ FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size
     case FNET_OUT_LINEAR:
         FN(squared_error_delta_row)(d, out, target, k, scale);
         return 0;
+    case FNET_OUT_LOGISTIC:
+        FN(logistic_xent_delta_row)(d, out, target, k, scale);
+        return 0;
     }
     return -1;
 }
@@ -241,17 +277,19 @@ FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size
 /* ---- optimizers --------------------------------------------------------------------- */
 
 /* SGD on one parameter w with gradient g (its state v: the velocity):
- *   g += l2 w (has_l2);  v = mu v - eta g; w += v (has_momentum), else w -= eta g.
- * has_l2 / has_momentum are constants at every call site, so each variant compiles
- * to a branch-free vector loop. */
+ *   g += l2 w (has_l2);  v = mu v - eta g;
+ *   w += v, or with Nesterov's momentum w += mu v - eta g (scikit-learn's form: the
+ *   step looks ahead along the new velocity);  without momentum w -= eta g.
+ * has_l2 / has_momentum / nesterov are constants at every call site, so each variant
+ * compiles to a branch-free vector loop. */
 FNET_INLINE void FN(sgd_step)(REAL *w, REAL *v, REAL g, REAL eta, REAL mu, REAL l2,
-                              const int has_l2, const int has_momentum)
+                              const int has_l2, const int has_momentum, const int nesterov)
 {
     if (has_l2)
         g = g + l2 * (*w);
     if (has_momentum) {
         *v = mu * (*v) - eta * g;
-        *w = *w + *v;
+        *w = *w + (nesterov ? mu * (*v) - eta * g : *v);
     } else {
         *w = *w - eta * g;
     }
@@ -259,44 +297,80 @@ FNET_INLINE void FN(sgd_step)(REAL *w, REAL *v, REAL g, REAL eta, REAL mu, REAL 
 
 FNET_INLINE void FN(sgd_range)(REAL *restrict w, REAL *restrict v, const REAL *restrict g,
                                fnet_size m, REAL eta, REAL mu, REAL l2,
-                               const int has_l2, const int has_momentum)
+                               const int has_l2, const int has_momentum, const int nesterov)
 {
     fnet_size i;
     if (has_momentum)
         for (i = 0; i < m; i++)
-            FN(sgd_step)(w + i, v + i, g[i], eta, mu, l2, has_l2, 1);
+            FN(sgd_step)(w + i, v + i, g[i], eta, mu, l2, has_l2, 1, nesterov);
     else    /* v may be NULL: the velocity is not used */
         for (i = 0; i < m; i++)
-            FN(sgd_step)(w + i, w + i, g[i], eta, mu, l2, has_l2, 0);
+            FN(sgd_step)(w + i, w + i, g[i], eta, mu, l2, has_l2, 0, 0);
 }
 
-/* One optimizer step over the flat buffers: params (m) -= step(grads (m)), the first
- * n_weights entries being weights (they take l2), state the optimizer's buffers
- * (fnet_optimizer_n_state of them, each (m)). eta is this update's step size.
- * 0, or -1 for an unknown code. */
+/* One SGD step over a range of m parameters, the variant picked once. */
+FNET_INLINE void FN(sgd_update)(const fnet_optim *cfg, REAL *w, REAL *v, const REAL *g,
+                                fnet_size m, REAL eta, REAL l2)
+{
+    const REAL mu = (REAL)cfg->momentum;
+    if (mu != 0 && cfg->nesterov) {
+        if (l2 != 0)
+            FN(sgd_range)(w, v, g, m, eta, mu, l2, 1, 1, 1);
+        else
+            FN(sgd_range)(w, v, g, m, eta, mu, l2, 0, 1, 1);
+    } else if (mu != 0) {
+        if (l2 != 0)
+            FN(sgd_range)(w, v, g, m, eta, mu, l2, 1, 1, 0);
+        else
+            FN(sgd_range)(w, v, g, m, eta, mu, l2, 0, 1, 0);
+    } else if (l2 != 0) {
+        FN(sgd_range)(w, NULL, g, m, eta, mu, l2, 1, 0, 0);
+    } else {
+        FN(sgd_range)(w, NULL, g, m, eta, mu, l2, 0, 0, 0);
+    }
+}
+
+/* Adam over a range of m parameters (scikit-learn's arithmetic), update number
+ * `step` (1-based) with step size eta:
+ *   g += l2 w;  m1 = b1 m1 + (1 - b1) g;  m2 = b2 m2 + (1 - b2) g^2;
+ *   w += -eta_t m1 / (sqrt(m2) + eps),  eta_t = eta sqrt(1 - b2^step) / (1 - b1^step)
+ * (the bias corrections folded into the step size, as scikit-learn and the paper's
+ * efficient form do). */
+FNET_INLINE void FN(adam_update)(const fnet_optim *cfg, REAL *restrict w, REAL *restrict m1,
+                                 REAL *restrict m2, const REAL *restrict g, fnet_size m,
+                                 double eta, fnet_size step, REAL l2)
+{
+    const REAL b1 = (REAL)cfg->beta_1, b2 = (REAL)cfg->beta_2, eps = (REAL)cfg->epsilon;
+    const REAL eta_t = (REAL)(eta * sqrt(1 - pow(cfg->beta_2, (double)step))
+                              / (1 - pow(cfg->beta_1, (double)step)));
+    fnet_size i;
+    for (i = 0; i < m; i++) {
+        const REAL gi = l2 != 0 ? g[i] + l2 * w[i] : g[i];
+        m1[i] = b1 * m1[i] + (1 - b1) * gi;
+        m2[i] = b2 * m2[i] + (1 - b2) * (gi * gi);
+        w[i] = w[i] + ((-eta_t) * m1[i]) / (SQRT(m2[i]) + eps);
+    }
+}
+
+/* One optimizer step over the flat buffers: params (m) updated from grads (m), the
+ * first n_weights entries being weights (they take l2), state the optimizer's
+ * buffers (fnet_optimizer_n_state of them, each (m)). eta is this update's step size
+ * and step its 1-based number. 0, or -1 for an unknown code. */
 FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const REAL *grads,
                                      REAL *const *state, fnet_size m, fnet_size n_weights,
-                                     REAL eta)
+                                     double eta, fnet_size step)
 {
-    const REAL mu = (REAL)cfg->momentum, l2 = (REAL)cfg->l2;
+    const REAL l2 = (REAL)cfg->l2;
     switch ((fnet_optimizer)cfg->code) {
-    case FNET_OPT_SGD:
-        /* One branch-free loop per case; biases take no l2. With momentum 0 the
-         * velocity is not touched. */
-        if (mu != 0 && l2 != 0)
-            FN(sgd_range)(params, state[0], grads, n_weights, eta, mu, l2, 1, 1);
-        else if (mu != 0)
-            FN(sgd_range)(params, state[0], grads, n_weights, eta, mu, l2, 0, 1);
-        else if (l2 != 0)
-            FN(sgd_range)(params, NULL, grads, n_weights, eta, mu, l2, 1, 0);
-        else
-            FN(sgd_range)(params, NULL, grads, n_weights, eta, mu, l2, 0, 0);
-        if (mu != 0)
-            FN(sgd_range)(params + n_weights, state[0] + n_weights, grads + n_weights,
-                          m - n_weights, eta, mu, 0, 0, 1);
-        else
-            FN(sgd_range)(params + n_weights, NULL, grads + n_weights, m - n_weights,
-                          eta, mu, 0, 0, 0);
+    case FNET_OPT_SGD:      /* with momentum 0 the velocity is not touched */
+        FN(sgd_update)(cfg, params, state[0], grads, n_weights, (REAL)eta, l2);
+        FN(sgd_update)(cfg, params + n_weights, state[0] + n_weights, grads + n_weights,
+                       m - n_weights, (REAL)eta, 0);
+        return 0;
+    case FNET_OPT_ADAM:
+        FN(adam_update)(cfg, params, state[0], state[1], grads, n_weights, eta, step, l2);
+        FN(adam_update)(cfg, params + n_weights, state[0] + n_weights, state[1] + n_weights,
+                        grads + n_weights, m - n_weights, eta, step, 0);
         return 0;
     }
     return -1;
@@ -313,6 +387,8 @@ FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const 
 #undef SFX
 #undef EXP
 #undef LOG
+#undef LOG1P
+#undef SQRT
 #undef FNET_LOG2E
 #undef FNET_LN2_HI
 #undef FNET_LN2_LO

@@ -81,6 +81,7 @@ def load(cls, path):
         if not np.isfinite(arr).all():
             raise ValueError(f"{path!r}: {name} holds NaN or infinity")
     net._rng = rng
+    net._optimizer = optimizer
     net._set_state(np.ascontiguousarray(arrays["params"]),
                    {name: np.ascontiguousarray(arrays[name]) for name in optimizer.state},
                    updates)
@@ -113,3 +114,24 @@ def restore_pickled(net, state):
     net._set_state(np.array(state["params"], order="C", copy=True),
                    {k: np.array(v, order="C", copy=True) for k, v in buffers.items()},
                    state["updates"])
+
+
+def checked_state(net, state):
+    """(arrays by name, update count) of a state_dict for `net`, converted to its
+    dtype and checked (shapes, finite values, the count): ValueError otherwise."""
+    arrays = {}
+    for name in ("params",) + net._optimizer.state:
+        if name not in state:
+            raise ValueError(f"state has no {name!r} entry")
+        try:
+            with np.errstate(over="ignore"):
+                arrays[name] = np.asarray(state[name], dtype=net.dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"state[{name!r}] is not numeric: {exc}") from None
+        if arrays[name].shape != net._params.shape:
+            raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
+                             f"{net._params.shape}")
+        if not np.isfinite(arrays[name]).all():
+            raise ValueError(f"state[{name!r}] holds NaN or infinity (in {net.dtype.name})")
+    updates = check.check_update_count("state['updates']", state.get("updates", net._updates))
+    return arrays, updates

@@ -22,9 +22,13 @@ cdef extern from "_components.h":
     ctypedef enum fnet_output:
         FNET_OUT_SOFTMAX
         FNET_OUT_LINEAR
+        FNET_OUT_LOGISTIC
     ctypedef struct fnet_optim:
         int code
-        double learning_rate, lr_decay, momentum, l2
+        double learning_rate, lr_decay, l2
+        double momentum
+        int nesterov
+        double beta_1, beta_2, epsilon
     const char* fnet_activation_name(int code) noexcept nogil
     const char* fnet_output_name(int code) noexcept nogil
     const char* fnet_optimizer_name(int code) noexcept nogil
@@ -51,10 +55,11 @@ cdef extern from "_components.h":
                                 double scale) noexcept nogil
     int fnet_optimizer_update_f32(const fnet_optim* cfg, float* params, const float* grads,
                                   float** state, fnet_size m, fnet_size n_weights,
-                                  float eta) noexcept nogil
+                                  double eta, fnet_size step) noexcept nogil
     int fnet_optimizer_update_f64(const fnet_optim* cfg, double* params,
                                   const double* grads, double** state, fnet_size m,
-                                  fnet_size n_weights, double eta) noexcept nogil
+                                  fnet_size n_weights, double eta,
+                                  fnet_size step) noexcept nogil
 
 
 # h (m) = g(h) in place, g the activation `code`; 0, or -1 for an unknown code.
@@ -104,14 +109,16 @@ cdef inline int _head_delta_row(int code, floating* d, const floating* out, Py_s
 
 
 # One optimizer step over the flat buffers (m entries, the first n_weights weights);
-# state: the optimizer's buffers. 0, or -1 for an unknown code.
+# state: the optimizer's buffers; eta: the step size; step: the update's 1-based
+# number. 0, or -1 for an unknown code.
 cdef inline int _optimizer_update(const fnet_optim* cfg, floating* params,
                                   const floating* grads, floating** state, Py_ssize_t m,
-                                  Py_ssize_t n_weights, floating eta) noexcept nogil:
+                                  Py_ssize_t n_weights, double eta,
+                                  Py_ssize_t step) noexcept nogil:
     if floating is float:
-        return fnet_optimizer_update_f32(cfg, params, grads, state, m, n_weights, eta)
+        return fnet_optimizer_update_f32(cfg, params, grads, state, m, n_weights, eta, step)
     else:
-        return fnet_optimizer_update_f64(cfg, params, grads, state, m, n_weights, eta)
+        return fnet_optimizer_update_f64(cfg, params, grads, state, m, n_weights, eta, step)
 
 
 # out (n, h) = x (n, d) @ W (h, d)^T + b (h)

@@ -317,12 +317,52 @@ def squared_error_backward(floating[:, ::1] dpred, const floating[:, ::1] pred,
                     <floating>1 / n)
 
 
+def logistic_forward(floating[:, ::1] probs, const floating[:, ::1] logits):
+    """probs = 1 / (1 + exp(-logits)), element-wise (the logistic head's outputs)."""
+    cdef Py_ssize_t i, n = logits.shape[0], k = logits.shape[1]
+    _check_same(probs, logits, "probs", "logits")
+    with nogil:
+        if <const floating*>&probs[0, 0] != &logits[0, 0]:
+            memcpy(&probs[0, 0], &logits[0, 0], n * k * sizeof(floating))
+        for i in range(n):
+            _head_output_row(FNET_OUT_LOGISTIC, &probs[i, 0], k)
+
+
+def logistic_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
+                          const floating[:, ::1] target, const floating[::1] weights=None):
+    """probs = sigmoid(logits); returns the mean over rows of weights[i] * sum_j of the
+    binary cross-entropy of probs[i, j] against target[i, j] in [0, 1], computed from
+    the logits (weights None: all 1)."""
+    cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1]
+    cdef double total
+    cdef int status = 0
+    _check_same(probs, logits, "probs", "logits")
+    _check_same(target, logits, "target", "logits")
+    cdef const floating* w = _weights_ptr(weights, n)
+    with nogil:
+        total = _head_loss(FNET_OUT_LOGISTIC, &probs[0, 0], &logits[0, 0], NULL,
+                           &target[0, 0], w, n, k, &status)
+    return total / n
+
+
+def logistic_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] probs,
+                           const floating[:, ::1] target, const floating[::1] weights=None):
+    """dlogits = weights[i] * (probs - target) / n: the gradient of the mean loss."""
+    cdef Py_ssize_t n = probs.shape[0], k = probs.shape[1]
+    _check_same(dlogits, probs, "dlogits", "probs")
+    _check_same(target, probs, "target", "probs")
+    cdef const floating* w = _weights_ptr(weights, n)
+    with nogil:
+        _head_delta(FNET_OUT_LOGISTIC, &dlogits[0, 0], &probs[0, 0], NULL, &target[0, 0],
+                    w, n, k, <floating>1 / n)
+
+
 def optimizer_update(config, floating[::1] params, const floating[::1] grads, tuple state,
-                     Py_ssize_t n_weights, double eta):
-    """One step of the optimizer `config` (an OptimizerConfig of fastnet.components) in
+                     Py_ssize_t n_weights, double eta, Py_ssize_t step):
+    """One step of the optimizer `config` (a configuration of fastnet.components) in
     place on the flat buffers: params (m), grads (m), state (the optimizer's buffers,
     each (m)); the first n_weights entries are weights (they take l2); eta is this
-    update's step size."""
+    update's step size and step its 1-based number (Adam's bias correction)."""
     cdef Py_ssize_t m = params.shape[0]
     cdef fnet_optim cfg = _optim_struct(config)
     cdef floating* ptrs[8]
@@ -332,20 +372,26 @@ def optimizer_update(config, floating[::1] params, const floating[::1] grads, tu
         raise ValueError(f"grads has length {grads.shape[0]}, expected {m}")
     if not (0 <= n_weights <= m):
         raise ValueError(f"n_weights = {n_weights} is outside 0..{m}")
+    if step < 1:
+        raise ValueError(f"step = {step} is not a 1-based update number")
     with nogil:
-        status = _optimizer_update(&cfg, &params[0], &grads[0], ptrs, m, n_weights,
-                                   <floating>eta)
+        status = _optimizer_update(&cfg, &params[0], &grads[0], ptrs, m, n_weights, eta, step)
     _check_status(status, "optimizer", config.name)
 
 
 cdef fnet_optim _optim_struct(config) except *:
-    """The C struct of an optimizer configuration (fastnet.components)."""
+    """The C struct of an optimizer configuration (fastnet.components); the fields an
+    optimizer does not have are 0."""
     cdef fnet_optim cfg
     cfg.code = OPTIMIZERS[config.name].code
     cfg.learning_rate = config.learning_rate
     cfg.lr_decay = config.lr_decay
-    cfg.momentum = config.momentum
     cfg.l2 = config.l2
+    cfg.momentum = getattr(config, "momentum", 0.0)
+    cfg.nesterov = bool(getattr(config, "nesterov", False))
+    cfg.beta_1 = getattr(config, "beta_1", 0.0)
+    cfg.beta_2 = getattr(config, "beta_2", 0.0)
+    cfg.epsilon = getattr(config, "epsilon", 0.0)
     return cfg
 
 

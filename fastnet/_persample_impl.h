@@ -66,12 +66,13 @@ FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REA
  *   W[j, c] <- sgd_step(W[j, c], gradient g[j] in[c])
  * Rows go four at a time: each group adds its four contributions into dx at once
  * (a quarter of the dx loads and stores) and is then updated, so W is read once.
- * has_l2 / has_momentum are constants at each call site, so each variant compiles
- * to a branch-free vector loop. */
+ * has_l2 / has_momentum / nesterov are constants at each call site, so each variant
+ * compiles to a branch-free vector loop. */
 FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *restrict dx,
                                     const REAL *restrict in, const REAL *restrict g,
                                     REAL eta, REAL mu, REAL l2, fnet_size d, fnet_size h,
-                                    const int has_l2, const int has_momentum)
+                                    const int has_l2, const int has_momentum,
+                                    const int nesterov)
 {
     fnet_size c, j = 0;
     if (d == 1 && dx == NULL) {
@@ -80,7 +81,8 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
         const REAL x0 = in[0];
         REAL *restrict v = has_momentum ? V : W;
         for (j = 0; j < h; j++)
-            FN(sgd_step)(W + j, v + j, g[j] * x0, eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(W + j, v + j, g[j] * x0, eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
         return;
     }
     if (dx != NULL)
@@ -100,10 +102,14 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
                 dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
         for (c = 0; c < d; c++) {
             const REAL x_c = in[c];
-            FN(sgd_step)(w0 + c, v0 + c, g0 * x_c, eta, mu, l2, has_l2, has_momentum);
-            FN(sgd_step)(w1 + c, v1 + c, g1 * x_c, eta, mu, l2, has_l2, has_momentum);
-            FN(sgd_step)(w2 + c, v2 + c, g2 * x_c, eta, mu, l2, has_l2, has_momentum);
-            FN(sgd_step)(w3 + c, v3 + c, g3 * x_c, eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(w0 + c, v0 + c, g0 * x_c, eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
+            FN(sgd_step)(w1 + c, v1 + c, g1 * x_c, eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
+            FN(sgd_step)(w2 + c, v2 + c, g2 * x_c, eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
+            FN(sgd_step)(w3 + c, v3 + c, g3 * x_c, eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
         }
     }
     for (; j < h; j++) {
@@ -114,18 +120,16 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
             for (c = 0; c < d; c++)
                 dx[c] += gj * w[c];
         for (c = 0; c < d; c++)
-            FN(sgd_step)(w + c, v + c, gj * in[c], eta, mu, l2, has_l2, has_momentum);
+            FN(sgd_step)(w + c, v + c, gj * in[c], eta, mu, l2, has_l2, has_momentum,
+                         nesterov);
     }
 }
 
 /* Biases take no l2. */
-FNET_INLINE void FN(bias_sgd_step)(REAL *restrict b, REAL *restrict v, const REAL *restrict g,
-                                   REAL eta, REAL mu, fnet_size h)
+FNET_INLINE void FN(bias_sgd_step)(const fnet_optim *cfg, REAL *restrict b, REAL *restrict v,
+                                   const REAL *restrict g, REAL eta, fnet_size h)
 {
-    if (mu != 0)
-        FN(sgd_range)(b, v, g, h, eta, mu, 0, 0, 1);
-    else
-        FN(sgd_range)(b, NULL, g, h, eta, mu, 0, 0, 0);
+    FN(sgd_update)(cfg, b, v, g, h, eta, 0);
 }
 
 FNET_MULTIVERSION
@@ -139,7 +143,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     const REAL *targets = (const REAL *)truth->targets;
     const REAL *weights = (const REAL *)truth->weights;
     const REAL mu = (REAL)cfg->momentum, l2 = (REAL)cfg->l2;
-    REAL *velocity;
+    REAL *velocity = NULL;
     double total = 0, eta_d = cfg->learning_rate;
     fnet_size i, l;
     int status = 0;
@@ -148,9 +152,11 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     case FNET_OPT_SGD:
         velocity = state[0];
         break;
-    default:
-        return -1;
+    case FNET_OPT_ADAM:   /* not fused: the registry gives it no "persample" path */
+        break;
     }
+    if (velocity == NULL)   /* an optimizer (or an unknown code) this loop does not run */
+        return -1;
     if (fnet_layout_check(net) != 0)
         return -1;
     for (i = 0; i < n; i++) {
@@ -179,13 +185,15 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
             REAL *dx = l > 0 ? deltas + net->cum[l] : NULL;
             /* The weights of layer l are read (for dx) before they are updated, and
              * layers above were already updated: their dx came from old weights. */
-            if (mu != 0)
-                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1);
+            if (mu != 0 && cfg->nesterov)
+                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1);
+            else if (mu != 0)
+                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0);
             else if (l2 != 0)
-                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0);
+                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0);
             else
-                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0);
-            FN(bias_sgd_step)(params + net->b_off[l], velocity + net->b_off[l], g, eta, mu, h);
+                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0);
+            FN(bias_sgd_step)(cfg, params + net->b_off[l], velocity + net->b_off[l], g, eta, h);
             if (dx != NULL)
                 (void)FN(activation_backward)(net->act[l - 1], dx, acts + net->cum[l], d);
         }

@@ -408,7 +408,7 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
                 _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch, rows,
                           <floating>1 / rows, False)
                 status = _optimizer_update(&cfg, &params[0], &grads[0], state_ptrs, m,
-                                           plan.n_weights, <floating>eta)
+                                           plan.n_weights, eta, step + 1)
                 if status != 0:
                     break
             step += 1

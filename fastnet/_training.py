@@ -14,7 +14,10 @@ import warnings
 
 import numpy as np
 
+from fastnet import _validation as check
+from fastnet._guards import check_fits_in_memory
 from fastnet._progress import Progress
+from fastnet.components import OPTIMIZERS
 
 # fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
 # between chunks: control returns within a fraction of a second.
@@ -59,6 +62,53 @@ class StopOnInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
+
+
+# fit's defaults of the optimizers' hyper-parameters (an option of another optimizer
+# than the chosen one may only keep its default).
+FIT_DEFAULTS = dict(learning_rate=0.01, lr_decay=0.0, momentum=0.0, l2=0.0, nesterov=False,
+                    beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+
+
+def configure(optimizer, values):
+    """(registry entry, checked configuration) of the optimizer named `optimizer` from
+    fit's keyword values."""
+    unknown = sorted(set(values) - set(FIT_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown optimizer options {unknown}; expected some of "
+                         f"{sorted(FIT_DEFAULTS)}")
+    entry = OPTIMIZERS.lookup(optimizer)
+    return entry, entry.configure(values, FIT_DEFAULTS)
+
+
+def check_options(net, sampling, validation_data, callback):
+    """fit's sampling, validation_data and callback checked (in that order); returns
+    the validation data converted for `net` (or None)."""
+    check.check_choice("sampling", sampling, check.SAMPLINGS)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable (epoch record -> stop?), "
+                         f"got {callback!r}")
+    if validation_data is None:
+        return None
+    try:
+        Xv, yv = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data must be a pair (X_val, y_val)") from None
+    Xv = net._X(Xv, "validation_data X")
+    return Xv, net._truth(yv, Xv.shape[0], "validation_data y")
+
+
+def take_up(net, optimizer):
+    """`net` trains with `optimizer` from now on. A different optimizer than the
+    model's starts afresh: its state buffers at zero and the update count at 0 (which
+    drives both lr_decay and Adam's bias correction). The caller holds the model."""
+    if optimizer is net._optimizer:
+        return
+    check_fits_in_memory((2 + len(optimizer.state)) * net._params.size * net.dtype.itemsize,
+                         f"the parameters, gradients and state of optimizer {optimizer.name!r}")
+    net._optimizer = optimizer
+    net._set_state(net._params, {name: np.zeros_like(net._params) for name in optimizer.state},
+                   0)
 
 
 def epoch_order(rng, n, sampling):

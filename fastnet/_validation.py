@@ -135,6 +135,16 @@ def check_targets(y, n, k, dtype, name="y"):
     return out
 
 
+def check_indicators(y, n, k, dtype, name="y"):
+    """0/1 indicators (or probabilities in [0, 1]) as a C-contiguous (n, k) array of
+    dtype: one column for a binary problem, k for k labels (multilabel)."""
+    out = check_targets(y, n, k, dtype, name)
+    if ((out < 0) | (out > 1)).any():
+        raise ValueError(f"{name} must hold 0/1 indicators (or probabilities in [0, 1]), "
+                         f"one column per output unit; found values outside [0, 1]")
+    return out
+
+
 def check_positive_int(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

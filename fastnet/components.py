@@ -115,73 +115,17 @@ OUTPUT_LAYER_INIT = "glorot_uniform"
 # Output heads: output transform + loss
 # ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Head:
-    """An output head: the transform of the last layer's pre-activations and the loss.
-
-    Attributes
-    ----------
-    name, code : str, int
-        Public name; value in the C enum ``fnet_output``.
-    min_outputs : int
-        Fewest output units it makes sense with.
-    truth : {"labels", "targets"}
-        What its loss compares with: class indices (n,) or values (n, k).
-    metric : str
-        What ``score`` reports ("accuracy", "r2"); fit's validation key is
-        ``"val_" + metric``.
-    loss_kernel : str
-        Kernel pair ``<loss_kernel>_forward`` / ``_backward`` (both kernel modules).
-    output_kernel : str or None
-        Kernel ``<output_kernel>_forward`` turning pre-activations into outputs at
-        inference (None: the outputs are the pre-activations).
-    layer : str
-        Class name of its loss layer in fastnet.layers / fastnet.reference.layers.
-    classifier : bool
-        Whether its outputs are class probabilities (predict gives class indices).
-    """
-    name: str
-    code: int
-    min_outputs: int
-    truth: str
-    metric: str
-    loss_kernel: str
-    output_kernel: object
-    layer: str
-    classifier: bool
-
-    def check_outputs(self, k):
-        if k < self.min_outputs:
-            unit, hint = ("classes", "; use output='linear' for a single output") \
-                if self.classifier else ("outputs", "")
-            raise ValueError(f"output={self.name!r} needs at least {self.min_outputs} "
-                             f"{unit}, got layer_sizes[-1] = {k}{hint}")
-
-    def convert(self, y, n, k, dtype, name="y"):
-        """Checked truth of n samples: intp labels (n,) or targets (n, k) of dtype."""
-        if self.truth == "labels":
-            return check.check_labels(y, n, k, name)
-        return check.check_targets(y, n, k, dtype, name)
-
-    def predict(self, out):
-        """What predict returns for outputs (n, k)."""
-        if self.classifier:
-            return np.argmax(out, axis=1)
-        return out[:, 0] if out.shape[1] == 1 else out
-
-    def score(self, out, truth):
-        """The head's metric of outputs (n, k) against converted truth."""
-        return METRICS[self.metric](out, truth)
+def accuracy(predicted, truth):
+    """Fraction of rows predicted exactly: the label, or every indicator of the row
+    (scikit-learn's accuracy_score, subset accuracy for multilabel rows)."""
+    n = predicted.shape[0]
+    return float(np.mean(np.all(predicted.reshape(n, -1) == truth.reshape(n, -1), axis=1)))
 
 
-def accuracy(out, labels):
-    """Fraction of rows whose largest output is at the label."""
-    return float(np.mean(np.argmax(out, axis=1) == labels))
-
-
-def r2(out, targets):
+def r2(predicted, targets):
     """Coefficient of determination averaged over outputs (scikit-learn's r2_score)."""
     t = targets.astype(np.float64)
+    out = predicted.reshape(t.shape)
     ss_res = ((t - out) ** 2).sum(axis=0)
     ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -192,13 +136,95 @@ def r2(out, targets):
 
 METRICS = {"accuracy": accuracy, "r2": r2}
 
+
+def _squeeze(a):
+    """(n, 1) -> (n,), as predict returns for one output."""
+    return a[:, 0] if a.shape[1] == 1 else a
+
+
+# What a head's loss compares with, each kind with its check and its prediction rule:
+#   "labels":     class indices (n,) (or one-hot rows); predict the most probable class
+#   "indicators": 0/1 (or soft) values in [0, 1], (n, k); predict p > 0.5 per unit
+#   "targets":    real values (n, k); predict the outputs
+TRUTHS = {
+    "labels": (lambda y, n, k, dtype, name: check.check_labels(y, n, k, name),
+               lambda out: np.argmax(out, axis=1)),
+    "indicators": (check.check_indicators,
+                   lambda out: _squeeze((out > 0.5).astype(np.intp))),
+    "targets": (check.check_targets, _squeeze),
+}
+
+
+@dataclass(frozen=True)
+class Head:
+    """An output head: the transform of the last layer's pre-activations and the loss.
+
+    Attributes
+    ----------
+    name, code : str, int
+        Public name; value in the C enum ``fnet_output``.
+    min_outputs : int
+        Fewest output units it makes sense with.
+    truth : {"labels", "indicators", "targets"}
+        What its loss compares with (TRUTHS): class indices (n,), indicators in
+        [0, 1] (n, k), or values (n, k). Decides how y is checked and what predict
+        returns.
+    metric : str
+        What ``score`` reports ("accuracy", "r2"); fit's validation key is
+        ``"val_" + metric``.
+    loss_kernel : str
+        Kernel pair ``<loss_kernel>_forward`` / ``_backward`` (both kernel modules).
+    output_kernel : str or None
+        Kernel ``<output_kernel>_forward`` turning pre-activations into outputs at
+        inference (None: the outputs are the pre-activations).
+    layer : str
+        Class name of its loss layer in fastnet.layers / fastnet.reference.layers.
+    """
+    name: str
+    code: int
+    min_outputs: int
+    truth: str
+    metric: str
+    loss_kernel: str
+    output_kernel: object
+    layer: str
+
+    @property
+    def classifier(self) -> bool:
+        """Whether its outputs are probabilities (predict_proba is defined)."""
+        return self.truth != "targets"
+
+    def check_outputs(self, k):
+        if k < self.min_outputs:
+            unit = "classes" if self.truth == "labels" else "outputs"
+            raise ValueError(f"output={self.name!r} needs at least {self.min_outputs} "
+                             f"{unit}, got layer_sizes[-1] = {k}; for a single output use "
+                             f"output='logistic' (binary) or 'linear' (regression)")
+
+    def convert(self, y, n, k, dtype, name="y"):
+        """Checked truth of n samples: intp labels (n,), or indicators or targets
+        (n, k) of dtype."""
+        return TRUTHS[self.truth][0](y, n, k, dtype, name)
+
+    def predict(self, out):
+        """What predict returns for outputs (n, k): class indices (n,), indicators
+        (n, k), or the outputs; (n,) when k == 1."""
+        return TRUTHS[self.truth][1](out)
+
+    def score(self, out, truth):
+        """The head's metric of outputs (n, k) against converted truth."""
+        expected = truth if self.truth != "indicators" else (truth > 0.5).astype(np.intp)
+        return METRICS[self.metric](self.predict(out) if self.classifier else out, expected)
+
+
 HEADS = Registry("output", [
     Head("softmax", 0, min_outputs=2, truth="labels", metric="accuracy",
-         loss_kernel="softmax_xent", output_kernel="softmax", layer="SoftmaxCrossEntropy",
-         classifier=True),
+         loss_kernel="softmax_xent", output_kernel="softmax", layer="SoftmaxCrossEntropy"),
     Head("linear", 1, min_outputs=1, truth="targets", metric="r2",
-         loss_kernel="squared_error", output_kernel=None, layer="SquaredError",
-         classifier=False),
+         loss_kernel="squared_error", output_kernel=None, layer="SquaredError"),
+    Head("logistic", 2, min_outputs=1, truth="indicators", metric="accuracy",
+         loss_kernel="logistic_xent", output_kernel="logistic",
+         layer="LogisticCrossEntropy"),
 ])
 
 
@@ -206,25 +232,57 @@ HEADS = Registry("output", [
 # Optimizers
 # ---------------------------------------------------------------------------------
 
+def _check_hyperparameters(cfg, **rules):
+    """Check and store (as floats) the named fields of a frozen config."""
+    for name, (low, high, low_open, high_open) in rules.items():
+        object.__setattr__(cfg, name, check.check_real(
+            name, getattr(cfg, name), low, high, low_open=low_open, high_open=high_open))
+
+
+_SCHEDULE_RULES = dict(learning_rate=(0, np.inf, True, False), lr_decay=(0, np.inf, False, False),
+                       l2=(0, np.inf, False, False))
+
+
 @dataclass(frozen=True)
 class SGDConfig:
     """Stochastic gradient descent with momentum and l2: with g the gradient plus
     ``l2 * W`` (weights only) and ``eta_t = learning_rate / (1 + lr_decay * t)``,
     ``v <- momentum v - eta_t g; theta <- theta + v`` (``theta -= eta_t g`` when
-    momentum is 0). Mirrors the C struct ``fnet_optim``."""
+    momentum is 0); with ``nesterov``, ``theta <- theta + momentum v - eta_t g``
+    (scikit-learn's Nesterov momentum). Carried to C as the struct ``fnet_optim``."""
     learning_rate: float = 0.01
     lr_decay: float = 0.0
-    momentum: float = 0.0
     l2: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
     name = "sgd"
 
     def __post_init__(self):
-        object.__setattr__(self, "learning_rate", check.check_real(
-            "learning_rate", self.learning_rate, 0, low_open=True))
-        object.__setattr__(self, "lr_decay", check.check_real("lr_decay", self.lr_decay, 0))
-        object.__setattr__(self, "momentum", check.check_real(
-            "momentum", self.momentum, 0, 1, high_open=True))
-        object.__setattr__(self, "l2", check.check_real("l2", self.l2, 0))
+        _check_hyperparameters(self, **_SCHEDULE_RULES, momentum=(0, 1, False, True))
+        if not isinstance(self.nesterov, (bool, np.bool_)):
+            raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
+        object.__setattr__(self, "nesterov", bool(self.nesterov))
+
+
+@dataclass(frozen=True)
+class AdamConfig:
+    """Adam (Kingma and Ba), as scikit-learn computes it: with g the gradient plus
+    ``l2 * W`` (weights only), ``m <- beta_1 m + (1 - beta_1) g``,
+    ``v <- beta_2 v + (1 - beta_2) g^2``,
+    ``theta <- theta - eta_t sqrt(1 - beta_2^t) / (1 - beta_1^t) m / (sqrt(v) + epsilon)``
+    for update number t (from 1), ``eta_t = learning_rate / (1 + lr_decay (t - 1))``.
+    Carried to C as the struct ``fnet_optim``."""
+    learning_rate: float = 0.001
+    lr_decay: float = 0.0
+    l2: float = 0.0
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    name = "adam"
+
+    def __post_init__(self):
+        _check_hyperparameters(self, **_SCHEDULE_RULES, beta_1=(0, 1, False, True),
+                               beta_2=(0, 1, False, True), epsilon=(0, np.inf, True, False))
 
 
 @dataclass(frozen=True)
@@ -246,9 +304,9 @@ class Optimizer:
         "persample" (the per-sample C loop), "folded" (the minibatch step
         folded into the backward GEMMs).
     update_args : tuple of str
-        The hyper-parameters its NumPy twin ``<name>_update(params, grads, *state,
-        n_weights, eta, *update_args)`` in fastnet.reference.kernels takes after the
-        step size (the schedule's own, learning_rate and lr_decay, give eta).
+        What its NumPy twin ``<name>_update(params, grads, *state, n_weights, eta,
+        *update_args)`` in fastnet.reference.kernels takes after the step size:
+        configuration fields, or "step" (the update's 1-based number).
     """
     name: str
     code: int
@@ -261,6 +319,16 @@ class Optimizer:
     def hyperparameters(self) -> Tuple[str, ...]:
         return tuple(f.name for f in fields(self.config))
 
+    def configure(self, values, defaults):
+        """Its configuration from keyword values (fit's): its own hyper-parameters
+        are taken; any other one set away from its default is a ValueError."""
+        foreign = sorted(k for k, v in values.items()
+                         if k not in self.hyperparameters and v != defaults[k])
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)}: not an option of optimizer="
+                             f"{self.name!r} (its options: {', '.join(self.hyperparameters)})")
+        return self.config(**{k: values[k] for k in self.hyperparameters if k in values})
+
 
 def _sgd_fast_paths(cfg):
     plain = cfg.momentum == 0 and cfg.l2 == 0
@@ -269,7 +337,11 @@ def _sgd_fast_paths(cfg):
 
 OPTIMIZERS = Registry("optimizer", [
     Optimizer("sgd", 0, SGDConfig, state=("velocity",), fast_paths=_sgd_fast_paths,
-              update_args=("momentum", "l2")),
+              update_args=("momentum", "l2", "nesterov")),
+    # Adam runs the general path (kernels, gradient buffer, one update pass) at every
+    # batch size: it has no fused per-sample loop or folded step.
+    Optimizer("adam", 1, AdamConfig, state=("m", "v"), fast_paths=lambda cfg: frozenset(),
+              update_args=("step", "beta_1", "beta_2", "epsilon", "l2")),
 ])
 
 FAST_PATHS = ("persample", "folded")

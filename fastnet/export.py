@@ -60,7 +60,7 @@ def export_c(net, path, name=None):
         int model_forward(const model_real *x, model_real *out);
 
     ``model_forward`` writes the k outputs for one input row x (probabilities for a
-    softmax network) and returns the predicted class (softmax) or 0 (linear), or -1
+    softmax network) and returns the predicted class (softmax) or 0 (other heads), or -1
     if the model uses a component the copied C math does not implement. The
     activations and the output transform are those of fastnet/_components.h, the
     source the compiled kernels use, copied into the generated file.
@@ -97,7 +97,7 @@ def export_c(net, path, name=None):
 typedef {real} {name}_real;
 
 /* out ({sizes[-1]}) = the network's outputs for one input row x ({sizes[0]}):
- * {'class probabilities; returns the most probable class' if HEADS[net.output].classifier else 'the outputs; returns 0'} (-1: a component
+ * {'class probabilities; returns the most probable class' if HEADS[net.output].truth == 'labels' else 'the outputs; returns 0'} (-1: a component
  * this source does not implement). */
 int {name}_forward(const {name}_real *x, {name}_real *out);
 
@@ -140,7 +140,7 @@ int {name}_forward(const {name}_real *x, {name}_real *out);
         code.append("        return -1;   /* a component this source does not implement */")
         if not last:
             code.append(f"    in = buf[{l % 2}];")
-    if head.classifier:
+    if head.truth == "labels":     # single-label classes: the most probable one
         code += [f"    for (j = 1; j < {sizes[-1]}; j++)",
                  "        if (out[j] > out[best])",
                  "            best = j;"]

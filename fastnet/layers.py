@@ -2,7 +2,7 @@
 
 The same classes as fastnet.reference.layers (Dense, one activation layer per
 registered activation: Sigmoid, Tanh, ReLU, Identity, ...; SoftmaxCrossEntropy,
-SquaredError; each with forward and backward); they call the compiled kernels of
+LogisticCrossEntropy, SquaredError; each with forward and backward); they call the compiled kernels of
 fastnet._kernels instead of the NumPy ones.
 """
 from fastnet import _kernels
@@ -21,6 +21,11 @@ class Activation(_ref.Activation):
 
 class SoftmaxCrossEntropy(_ref.SoftmaxCrossEntropy):
     __doc__ = _ref.SoftmaxCrossEntropy.__doc__
+    kernels = _kernels
+
+
+class LogisticCrossEntropy(_ref.LogisticCrossEntropy):
+    __doc__ = _ref.LogisticCrossEntropy.__doc__
     kernels = _kernels
 
 

@@ -69,7 +69,7 @@ class MLP(BaseMLP):
     forward.__doc__ = BaseMLP.forward.__doc__
 
     def predict(self, X):
-        if self._head.classifier and self._clean_row(X):
+        if self._head.truth == "labels" and self._clean_row(X):   # predict = argmax
             with self._guard.reading():
                 best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
                                                                 self._dtype))

@@ -7,12 +7,13 @@ about fit (sampling, chunks, validation, divergence rollback) is left out.
 """
 import numpy as np
 
+from fastnet import _training
 from fastnet import _validation as check
 from fastnet.components import FAST_PATHS
 
 
 def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_paths=None,
-              t0=None, **hyperparameters):
+              t0=None, optimizer=None, **hyperparameters):
     """Optimizer steps of `net` over the rows `order` of (X, y), batch_size at a time.
 
     Parameters
@@ -29,8 +30,12 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
     t0 : int, optional
         Update count before the first step (default: the model's); the model's count
         advances by the updates taken.
+    optimizer : str, optional
+        As fit's (default: the model's current optimizer); a different one is taken
+        up as fit does (fresh state, update count 0).
     **hyperparameters
-        The optimizer's configuration (learning_rate, lr_decay, momentum, l2 for SGD).
+        The optimizer's configuration (fit's keywords: learning_rate, lr_decay, l2,
+        momentum and nesterov for SGD; beta_1, beta_2, epsilon for Adam).
 
     Returns
     -------
@@ -44,15 +49,19 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
         raise ValueError(f"order must be a 1-D array of integer row indices in 0..{n - 1}")
     order = np.ascontiguousarray(order, dtype=np.intp)
     batch_size = min(check.check_positive_int("batch_size", batch_size), n)
-    config = net._optimizer.config(**hyperparameters)
-    allowed = net._optimizer.fast_paths(config)
+    values = dict(_training.FIT_DEFAULTS, **hyperparameters)
+    entry, config = _training.configure(optimizer or net._optimizer.name, values)
+    allowed = entry.fast_paths(config)
     if fast_paths is not None:
         unknown = set(fast_paths) - set(FAST_PATHS)
         if unknown:
             raise ValueError(f"unknown fast paths {sorted(unknown)}; expected {FAST_PATHS}")
         allowed = allowed & frozenset(fast_paths)
-    t0 = net._updates if t0 is None else check.check_update_count("t0", t0)
+    if t0 is not None:
+        t0 = check.check_update_count("t0", t0)
     with net._guard.exclusive("run_steps"):
+        _training.take_up(net, entry)
+        t0 = net._updates if t0 is None else t0
         trainer = net._make_trainer(batch_size)
         result = net._train_steps(trainer, X, truth, weights, order, batch_size, config, t0,
                                   allowed)

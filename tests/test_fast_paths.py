@@ -27,14 +27,14 @@ def _twins(sizes, activation, head, dtype, data_seed, n=40):
                   for _ in range(2)]
 
 
-def _compare_paths(nets, X, y, batch_size, weights, dtype, **hyper):
+def _compare_paths(nets, X, y, batch_size, weights, dtype, optimizer, **hyper):
     """One epoch (rows in reverse order, update count from 7) on each net, fast paths
     allowed on the first and not on the second; asserts they agree."""
     order = np.arange(X.shape[0], dtype=np.intp)[::-1].copy()
     args = dict(learning_rate=stable_learning_rate(0.05, hyper), lr_decay=0.1)
     args.update(hyper)
     results = [run_steps(net, X, y, order, batch_size, weights, fast_paths=allowed, t0=7,
-                         **args)
+                         optimizer=optimizer, **args)
                for net, allowed in zip(nets, (None, ()))]
     assert results[0][1] == results[1][1] == -(-X.shape[0] // batch_size)     # updates
     assert results[0][2] == results[1][2]                                     # last step size
@@ -60,7 +60,7 @@ def test_fast_paths_match_the_general_path(activation, head, optimizer, hyper, b
     k = max(head.min_outputs, 3)
     X, y, nets = _twins([5, 9, 6, k], activation, head, dtype, data_seed=0)
     w = np.random.default_rng(9).uniform(0, 2, len(X)) if weighted else None
-    _compare_paths(nets, X, y, batch_size, w, dtype, **hyper)
+    _compare_paths(nets, X, y, batch_size, w, dtype, optimizer, **hyper)
     start = fastnet.MLP([5, 9, 6, k], activation, head.name, dtype=dtype, seed=5)
     assert max_rel_diff(nets[0].parameters, start.parameters) > 1e-4      # it trained
 
@@ -76,7 +76,7 @@ def test_fast_paths_on_odd_shapes(head, optimizer, hyper, sizes, batch_size, dty
     sizes = sizes[:-1] + [max(sizes[-1], head.min_outputs)]
     activation = all_activations(len(sizes) - 2)
     X, y, nets = _twins(sizes, activation, head, dtype, data_seed=1)
-    _compare_paths(nets, X, y, batch_size, None, dtype, **hyper)
+    _compare_paths(nets, X, y, batch_size, None, dtype, optimizer, **hyper)
 
 
 def test_run_steps_refuses_unknown_fast_paths():

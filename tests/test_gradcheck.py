@@ -60,6 +60,9 @@ def _torch_loss(torch, head, out, y):
         return torch.nn.functional.cross_entropy(out, torch.as_tensor(y))
     if head.loss_kernel == "squared_error":
         return ((out - torch.as_tensor(y)) ** 2).sum(dim=1).mean()
+    if head.loss_kernel == "logistic_xent":
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        return bce(out, torch.as_tensor(y).reshape(out.shape), reduction="none").sum(dim=1).mean()
     pytest.fail(f"no PyTorch loss for {head.loss_kernel!r}: add it to _torch_loss")
 
 

@@ -19,12 +19,13 @@ import fastnet
 import fastnet.reference
 from fastnet import _kernels
 from fastnet import layers as fast_layers
-from fastnet.components import (ACTIVATIONS, FAST_PATHS, HEADS, INIT_RULES, METRICS,
+from fastnet.components import (ACTIVATIONS, FAST_PATHS, HEADS, INIT_RULES, METRICS, TRUTHS,
                                 OPTIMIZERS)
 from fastnet.reference import kernels as ref_kernels
 from fastnet.reference import layers as ref_layers
 
-from conftest import (DTYPES, HEAD_PARAMS, all_activations, assert_close, make_problem,
+from conftest import (DTYPES, HEAD_PARAMS, HYPERPARAMETER_VALUES, all_activations,
+                      assert_close, make_problem,
                       run_exported)
 
 REGISTRIES = [pytest.param(r, id=r.kind) for r in (ACTIVATIONS, HEADS, OPTIMIZERS)]
@@ -147,7 +148,7 @@ def test_activation_is_wired(activation):
 
 @pytest.mark.parametrize("head", HEAD_PARAMS)
 def test_head_is_wired(head):
-    assert head.truth in ("labels", "targets") and head.metric in METRICS
+    assert head.truth in TRUTHS and head.metric in METRICS
     kernels = [f"{head.loss_kernel}_forward", f"{head.loss_kernel}_backward"]
     if head.output_kernel is not None:
         kernels.append(f"{head.output_kernel}_forward")
@@ -167,7 +168,10 @@ def test_head_is_wired(head):
         history = net.fit(X, y, validation_data=(X, y))
         assert f"val_{head.metric}" in history
         if head.classifier:
-            np.testing.assert_allclose(net.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+            proba = net.predict_proba(X)
+            assert proba.shape == (7, k) and np.all((proba >= 0) & (proba <= 1))
+            if head.truth == "labels":
+                np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
         else:
             with pytest.raises(ValueError, match="predict_proba"):
                 net.predict_proba(X)
@@ -190,17 +194,32 @@ def test_optimizer_is_wired(optimizer):
     for module in (_kernels, ref_kernels):
         params, grads = np.ones(m), np.ones(m)
         state = tuple(np.zeros(m) for _ in opt.state)        # as many as C keeps
-        module.optimizer_update(config, params, grads, state, 3, 0.5)
-        np.testing.assert_array_equal(params, 0.5)
+        module.optimizer_update(config, params, grads, state, 3, 0.5, 1)
+        # SGD: 1 - 0.5 * 1; Adam's first step: 1 - 0.5 * (bias-corrected m / sqrt(v) = 1)
+        np.testing.assert_allclose(params, 0.5, rtol=1e-6)
 
 
-def test_every_optimizer_is_reachable_from_the_model():
-    """The model's state is the state of a registered optimizer; and as MLP has no
-    argument choosing the optimizer, only one can be registered (a second one needs
-    that argument first, and then the network-level tests need to pass it)."""
-    names = set(fastnet.MLP([2, 2], seed=0).state_dict()) - {"params", "updates"}
-    assert any(names == set(opt.state) for opt in OPTIMIZERS.values())
-    assert len(OPTIMIZERS) == 1, "MLP cannot choose among several optimizers"
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.names)
+def test_every_optimizer_is_reachable_from_the_model(impl, optimizer):
+    """fit(optimizer=name) trains with it: the model's state becomes that optimizer's
+    buffers, which save/load and pickle carry; the other optimizers' options are
+    refused unless left at their defaults."""
+    opt = OPTIMIZERS[optimizer]
+    X, y = make_problem(HEADS["softmax"], 12, 3, 2)
+    net = impl.MLP([3, 4, 2], dtype="float64", seed=0)
+    own = {}
+    for h in opt.hyperparameters:           # every option on, so every buffer is used
+        own.update(HYPERPARAMETER_VALUES.get(h, {}))
+    net.fit(X, y, epochs=2, optimizer=optimizer, **own)
+    state = net.state_dict()
+    assert set(state) - {"params", "updates"} == set(opt.state)
+    assert state["updates"] == 24 and any(state[name].any() for name in opt.state)
+    other = [h for o in OPTIMIZERS.values() for h in o.hyperparameters
+             if h not in opt.hyperparameters and h in HYPERPARAMETER_VALUES]
+    for h in other:
+        with pytest.raises(ValueError, match="not an option"):
+            net.fit(X, y, optimizer=optimizer, **{h: HYPERPARAMETER_VALUES[h][h]})
+    assert net.state_dict()["updates"] == 24                 # a refused fit changes nothing
 
 
 # -- export_c, save / load, the single-row path: every activation and head -----------------
@@ -218,7 +237,7 @@ def test_export_c_wires_every_activation(tmp_path, head):
     X, _ = make_problem(head, 9, 3, k)
     classes, outputs = run_exported(net, tmp_path, X)
     assert_close(outputs, net.forward(X), "export", "float64")
-    if head.classifier:
+    if head.truth == "labels":
         np.testing.assert_array_equal(classes, net.predict(X))
 
 

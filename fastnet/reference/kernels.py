@@ -140,10 +140,39 @@ def squared_error_backward(dpred, pred, target, weights=None):
     dpred[...] = (2 * (pred - target)) * scale
 
 
-def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0):
+def logistic_forward(probs, logits):
+    """probs = 1 / (1 + exp(-logits)), element-wise (the logistic head's outputs)."""
+    sigmoid_forward(probs, logits)
+
+
+def logistic_xent_forward(probs, logits, target, weights=None):
+    """probs = sigmoid(logits); returns the mean over rows of weights[i] * sum_j of
+    -(t log p + (1 - t) log(1 - p)), t = target[i, j] in [0, 1] (weights None: all 1).
+
+    Stable: from the logits, max(z, 0) - z t + log1p(exp(-|z|)), never the log of a
+    probability that may have rounded to 0 or 1.
+    """
+    z = logits
+    rows = ((np.maximum(z, 0) - z * target) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+    sigmoid_forward(probs, logits)          # after the loss: probs may alias logits
+    if weights is not None:
+        rows = rows * weights
+    return float(np.sum(rows.astype(np.float64)) / logits.shape[0])
+
+
+def logistic_xent_backward(dlogits, probs, target, weights=None):
+    """dlogits = weights[i] * (probs - target) / n: the sigmoid's Jacobian and the
+    binary cross-entropy's 1/(p (1 - p)) cancel, as for softmax and cross-entropy."""
+    n = probs.shape[0]
+    scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
+    dlogits[...] = (probs - target) * scale
+
+
+def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0, nesterov=False):
     """One SGD step in place on the flat buffers (weights first, n_weights of them):
 
-    g = grads + l2 * params (weights only); v = momentum * v - lr * g; params += v.
+    g = grads + l2 * params (weights only); v = momentum * v - lr * g; params += v, or
+    with Nesterov's momentum params += momentum * v - lr * g (scikit-learn's form).
     With momentum == 0 the velocity is left alone and params -= lr * g.
     """
     t = params.dtype.type
@@ -153,20 +182,40 @@ def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0):
         g[:n_weights] += l2 * params[:n_weights]
     if momentum != 0:
         velocity[...] = momentum * velocity - lr * g
-        params += velocity
+        params += (momentum * velocity - lr * g) if nesterov else velocity
     else:
         params -= lr * g
 
 
-def optimizer_update(config, params, grads, state, n_weights, eta):
+def adam_update(params, grads, m, v, n_weights, lr, step, beta_1, beta_2, epsilon, l2=0.0):
+    """One Adam step in place (scikit-learn's arithmetic), update number `step` from 1:
+
+    g = grads + l2 * params (weights only); m = beta_1 m + (1 - beta_1) g;
+    v = beta_2 v + (1 - beta_2) g^2; params += -lr_t m / (sqrt(v) + epsilon), with
+    lr_t = lr sqrt(1 - beta_2^step) / (1 - beta_1^step) computed in double.
+    """
+    t = params.dtype.type
+    lr_t = t(lr * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step))
+    b1, b2, eps, l2 = t(beta_1), t(beta_2), t(epsilon), t(l2)
+    g = grads.copy()
+    if l2 != 0:
+        g[:n_weights] += l2 * params[:n_weights]
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * (g * g)
+    params += ((-lr_t) * m) / (np.sqrt(v) + eps)
+
+
+def optimizer_update(config, params, grads, state, n_weights, eta, step):
     """One step of the optimizer `config` (fastnet.components) in place on the flat
-    buffers, with step size eta: this module's ``<name>_update(params, grads, *state,
-    n_weights, eta, *hyper-parameters)``, state being the optimizer's buffers and the
-    hyper-parameters those its registry entry lists in ``update_args``."""
+    buffers, with step size eta, update number `step` (from 1): this module's
+    ``<name>_update(params, grads, *state, n_weights, eta, *update_args)``, state being
+    the optimizer's buffers and update_args what its registry entry lists."""
     optimizer = OPTIMIZERS[config.name]
     if len(state) != len(optimizer.state):
         raise ValueError(f"the optimizer keeps {len(optimizer.state)} state buffers, got "
                          f"{len(state)}")
+    if step < 1:
+        raise ValueError(f"step = {step} is not a 1-based update number")
     update = globals()[f"{optimizer.name}_update"]
     update(params, grads, *state, n_weights, eta,
-           *(getattr(config, name) for name in optimizer.update_args))
+           *(step if name == "step" else getattr(config, name) for name in optimizer.update_args))

@@ -138,26 +138,30 @@ ACTIVATION_LAYERS = activation_layers(Activation, __name__)
 globals().update({cls.__name__: cls for cls in ACTIVATION_LAYERS.values()})
 
 
-class SoftmaxCrossEntropy:
-    """Softmax output with cross-entropy loss, L = mean over rows of -log p_y.
-
-    forward(logits, labels, weights=None) returns the loss (each row's times its
+class _ProbabilityLoss:
+    """An output transform into probabilities with its canonical cross-entropy:
+    forward(logits, truth, weights=None) returns the mean loss (each row's times its
     weight, when given) and saves the probabilities; backward() returns
-    dL/dlogits = weights * (p - onehot(y)) / n.
-    """
+    dL/dlogits = weights * (p - truth) / n, through the kernel pair
+    ``<loss_kernel>_forward`` / ``_backward``."""
 
     kernels = _numpy_kernels
+    loss_kernel = None
 
     def __init__(self):
-        self.probs = self.labels = self.weights = None
+        self.probs = self.truth = self.weights = None
 
-    def forward(self, logits, labels, weights=None):
-        """Mean cross-entropy of a batch; saves the probabilities.
+    def _truth(self, truth, logits):
+        raise NotImplementedError
+
+    def forward(self, logits, truth, weights=None):
+        """Mean loss of a batch; saves the probabilities.
 
         Parameters
         ----------
         logits : array-like, shape (n, k)
-        labels : array-like of int, shape (n,)
+        truth : array-like
+            What the head compares with (see the subclass).
         weights : array-like, shape (n,), optional
 
         Returns
@@ -165,16 +169,40 @@ class SoftmaxCrossEntropy:
         loss : float
         """
         logits = np.ascontiguousarray(logits)
-        self.labels = np.ascontiguousarray(labels, dtype=np.intp)
+        self.truth = self._truth(truth, logits)
         self.weights = None if weights is None else _as(weights, logits.dtype)
         self.probs = np.empty_like(logits)
-        return self.kernels.softmax_xent_forward(self.probs, logits, self.labels, self.weights)
+        forward = getattr(self.kernels, f"{self.loss_kernel}_forward")
+        return forward(self.probs, logits, self.truth, self.weights)
 
     def backward(self):
         """dL/dlogits, shape (n, k), of the last forward's loss."""
         dlogits = np.empty_like(self.probs)
-        self.kernels.softmax_xent_backward(dlogits, self.probs, self.labels, self.weights)
+        backward = getattr(self.kernels, f"{self.loss_kernel}_backward")
+        backward(dlogits, self.probs, self.truth, self.weights)
         return dlogits
+
+
+class SoftmaxCrossEntropy(_ProbabilityLoss):
+    """Softmax output with cross-entropy loss, L = mean over rows of -log p_y; the
+    truth is integer labels (n,). dL/dlogits = weights * (p - onehot(y)) / n."""
+
+    loss_kernel = "softmax_xent"
+
+    def _truth(self, labels, logits):
+        return np.ascontiguousarray(labels, dtype=np.intp)
+
+
+class LogisticCrossEntropy(_ProbabilityLoss):
+    """Element-wise sigmoid output with binary cross-entropy, L = mean over rows of
+    sum_j -(y_j log p_j + (1 - y_j) log(1 - p_j)); the truth is indicators (n, k) in
+    [0, 1] (one unit for binary problems, k for multilabel ones).
+    dL/dlogits = weights * (p - y) / n."""
+
+    loss_kernel = "logistic_xent"
+
+    def _truth(self, target, logits):
+        return _as(target, logits.dtype).reshape(logits.shape)
 
 
 class SquaredError:

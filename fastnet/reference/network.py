@@ -69,7 +69,7 @@ class MLP(BaseMLP):
             total += loss * idx.shape[0]
             eta = config.learning_rate / (1.0 + config.lr_decay * step)
             kernels.optimizer_update(config, self._params, self._grads, state,
-                                     self._n_weights, eta)
+                                     self._n_weights, eta, step + 1)
             step += 1
         return total, step - t0, eta
 
