@@ -248,8 +248,8 @@ class BaseMLP:
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Probabilities (n, k); classifier heads (softmax, logistic) only."""
         if not self._head.classifier:
-            raise ValueError(f"predict_proba needs output='softmax' (a classifier head); "
-                             f"this network's output is {self._head.name!r}")
+            raise ValueError(f"predict_proba needs output='softmax' or 'logistic' (a "
+                             f"classifier head); this network's output is {self._head.name!r}")
         return self.forward(X)
 
     def loss(self, X: ArrayLike, y: ArrayLike,
@@ -369,12 +369,11 @@ class BaseMLP:
         batch_size = min(check.check_positive_int("batch_size", batch_size), n)
         optimizer, config = _training.configure(optimizer, dict(
             learning_rate=learning_rate, lr_decay=lr_decay, momentum=momentum, l2=l2,
-            nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon))
+            nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), self._dtype)
         validation = _training.check_options(self, sampling, validation_data, callback)
         with self._guard.exclusive("fit"):
-            _training.take_up(self, optimizer)
-            return _training.train(self, X, truth, weights, config, epochs, batch_size,
-                                   sampling, validation, verbose, callback)
+            return _training.train(self, optimizer, config, X, truth, weights, epochs,
+                                   batch_size, sampling, validation, verbose, callback)
 
     def export_c(self, path: Union[str, "os.PathLike[str]"],
                  name: Optional[str] = None) -> Tuple[str, str]:

@@ -80,6 +80,8 @@ def load(cls, path):
                              f"{expected}")
         if not np.isfinite(arr).all():
             raise ValueError(f"{path!r}: {name} holds NaN or infinity")
+        if name in optimizer.nonnegative and (arr < 0).any():
+            raise ValueError(f"{path!r}: {name} holds negative values")
     net._rng = rng
     net._optimizer = optimizer
     net._set_state(np.ascontiguousarray(arrays["params"]),
@@ -123,6 +125,8 @@ def checked_state(net, state):
     for name in ("params",) + net._optimizer.state:
         if name not in state:
             raise ValueError(f"state has no {name!r} entry")
+        if np.iscomplexobj(state[name]):
+            raise ValueError(f"state[{name!r}] is complex; expected real numbers")
         try:
             with np.errstate(over="ignore"):
                 arrays[name] = np.asarray(state[name], dtype=net.dtype)
@@ -133,5 +137,7 @@ def checked_state(net, state):
                              f"{net._params.shape}")
         if not np.isfinite(arrays[name]).all():
             raise ValueError(f"state[{name!r}] holds NaN or infinity (in {net.dtype.name})")
+        if name in net._optimizer.nonnegative and (arrays[name] < 0).any():
+            raise ValueError(f"state[{name!r}] holds negative values")
     updates = check.check_update_count("state['updates']", state.get("updates", net._updates))
     return arrays, updates

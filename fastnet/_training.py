@@ -17,7 +17,7 @@ import numpy as np
 from fastnet import _validation as check
 from fastnet._guards import check_fits_in_memory
 from fastnet._progress import Progress
-from fastnet.components import OPTIMIZERS
+from fastnet.components import OPTIMIZERS, check_in_dtype
 
 # fit runs each epoch in chunks of about this many seconds, and looks for Ctrl-C
 # between chunks: control returns within a fraction of a second.
@@ -70,15 +70,17 @@ FIT_DEFAULTS = dict(learning_rate=0.01, lr_decay=0.0, momentum=0.0, l2=0.0, nest
                     beta_1=0.9, beta_2=0.999, epsilon=1e-8)
 
 
-def configure(optimizer, values):
+def configure(optimizer, values, dtype):
     """(registry entry, checked configuration) of the optimizer named `optimizer` from
-    fit's keyword values."""
+    fit's keyword values, for a model of `dtype`."""
     unknown = sorted(set(values) - set(FIT_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown optimizer options {unknown}; expected some of "
                          f"{sorted(FIT_DEFAULTS)}")
     entry = OPTIMIZERS.lookup(optimizer)
-    return entry, entry.configure(values, FIT_DEFAULTS)
+    config = entry.configure(values, FIT_DEFAULTS)
+    check_in_dtype(config, dtype)
+    return entry, config
 
 
 def check_options(net, sampling, validation_data, callback):
@@ -118,16 +120,23 @@ def epoch_order(rng, n, sampling):
     return np.ascontiguousarray(order, dtype=np.intp)
 
 
-def train(net, X, truth, weights, config, epochs, batch_size, sampling, validation,
-          verbose, callback):
-    """Epochs of ``net._train_steps`` over checked data (see BaseMLP.fit); returns the
-    History. The caller holds the model exclusively."""
+def train(net, optimizer, config, X, truth, weights, epochs, batch_size, sampling,
+          validation, verbose, callback):
+    """Epochs of ``net._train_steps`` with `optimizer` (taken up first, see take_up)
+    over checked data (see BaseMLP.fit); returns the History. The caller holds the
+    model exclusively."""
     n = X.shape[0]
     metric_key = "val_" + net._head.metric
     history = History(loss=[], learning_rate=[], seconds=[])
     if validation is not None:
         history["val_loss"], history[metric_key] = [], []
-    fast_paths = net._optimizer.fast_paths(config)
+    planned = epochs * -(-n // batch_size)
+    before = net._updates if optimizer is net._optimizer else 0
+    if before + planned >= check.MAX_UPDATES:
+        raise ValueError(f"the model has taken {before} updates; {planned} more would "
+                         f"pass the limit of 2**62")
+    take_up(net, optimizer)
+    fast_paths = optimizer.fast_paths(config)
     progress = Progress(epochs, n, verbose)
     with StopOnInterrupt() as interrupt, contextlib.closing(progress):
         trainer = net._make_trainer(batch_size)
@@ -173,12 +182,20 @@ def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_
         part, updates, eta = net._train_steps(trainer, X, truth, weights, order[done:stop],
                                               batch_size, config, net._updates, fast_paths)
         net._updates += updates
-        if updates < -(-(stop - done) // batch_size):
+        # A NaN or infinite loss stops the steps early; a last step that overflowed
+        # the parameters or the optimizer's state (Adam's second moment can overflow
+        # while every loss is finite) is caught here, at the end of every chunk.
+        if updates < -(-(stop - done) // batch_size) or not finite_state(net):
             diverged(net, snapshot, epoch, history)
         total, done = total + part, stop
         elapsed = max(time.perf_counter() - tick, 1e-6)
         chunk = batch_size * max(1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
     return total, done, eta
+
+
+def finite_state(net):
+    """Whether the parameters and the optimizer's state are all finite."""
+    return all(np.isfinite(buf).all() for buf in (net._params, *net._state.values()))
 
 
 def diverged(net, snapshot, epoch, history):
@@ -187,8 +204,8 @@ def diverged(net, snapshot, epoch, history):
     blow-up, though finite, are usually already huge) and raise."""
     net._restore(snapshot, snapshot["updates"])
     err = FloatingPointError(
-        f"training diverged in epoch {epoch + 1}: the loss became NaN or infinite; the "
-        f"model keeps the weights it had at the start of that epoch. Try a smaller "
-        f"learning_rate (or lr_decay, or l2).")
+        f"training diverged in epoch {epoch + 1}: the loss, the parameters or the "
+        f"optimizer's state became NaN or infinite; the model keeps the weights it had at "
+        f"the start of that epoch. Try a smaller learning_rate (or lr_decay, or l2).")
     err.history = history
     raise err

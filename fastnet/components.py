@@ -232,11 +232,28 @@ HEADS = Registry("output", [
 # Optimizers
 # ---------------------------------------------------------------------------------
 
-def _check_hyperparameters(cfg, **rules):
-    """Check and store (as floats) the named fields of a frozen config."""
-    for name, (low, high, low_open, high_open) in rules.items():
+def _check_hyperparameters(cfg):
+    """Check and store (as floats) the real fields of a frozen config, by its RULES:
+    name -> (low, high, low_open, high_open)."""
+    for name, (low, high, low_open, high_open) in cfg.RULES.items():
         object.__setattr__(cfg, name, check.check_real(
             name, getattr(cfg, name), low, high, low_open=low_open, high_open=high_open))
+
+
+def check_in_dtype(cfg, dtype):
+    """ValueError when a hyper-parameter leaves its range once rounded to the model's
+    dtype, where the compiled code and the NumPy twin use it (float32: epsilon=1e-50
+    becomes 0, beta_1 = 1 - 1e-9 becomes 1)."""
+    kind = np.dtype(dtype).type
+    for name, (low, high, low_open, high_open) in cfg.RULES.items():
+        value = getattr(cfg, name)
+        with np.errstate(over="ignore"):
+            rounded = float(kind(value))
+        bad = (not np.isfinite(rounded) or (low_open and rounded <= low)
+               or (high_open and rounded >= high))
+        if bad:
+            raise ValueError(f"{name} = {value!r} is {rounded!r} in {np.dtype(dtype).name}, "
+                             f"outside its range; choose a value the model's dtype can hold")
 
 
 _SCHEDULE_RULES = dict(learning_rate=(0, np.inf, True, False), lr_decay=(0, np.inf, False, False),
@@ -256,9 +273,10 @@ class SGDConfig:
     momentum: float = 0.0
     nesterov: bool = False
     name = "sgd"
+    RULES = dict(_SCHEDULE_RULES, momentum=(0, 1, False, True))
 
     def __post_init__(self):
-        _check_hyperparameters(self, **_SCHEDULE_RULES, momentum=(0, 1, False, True))
+        _check_hyperparameters(self)
         if not isinstance(self.nesterov, (bool, np.bool_)):
             raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
         object.__setattr__(self, "nesterov", bool(self.nesterov))
@@ -279,10 +297,11 @@ class AdamConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-8
     name = "adam"
+    RULES = dict(_SCHEDULE_RULES, beta_1=(0, 1, False, True), beta_2=(0, 1, False, True),
+                 epsilon=(0, np.inf, True, False))
 
     def __post_init__(self):
-        _check_hyperparameters(self, **_SCHEDULE_RULES, beta_1=(0, 1, False, True),
-                               beta_2=(0, 1, False, True), epsilon=(0, np.inf, True, False))
+        _check_hyperparameters(self)
 
 
 @dataclass(frozen=True)
@@ -307,6 +326,9 @@ class Optimizer:
         What its NumPy twin ``<name>_update(params, grads, *state, n_weights, eta,
         *update_args)`` in fastnet.reference.kernels takes after the step size:
         configuration fields, or "step" (the update's 1-based number).
+    nonnegative : tuple of str
+        State buffers that can hold no negative value (Adam's second moment): loaded
+        state is checked for it.
     """
     name: str
     code: int
@@ -314,6 +336,7 @@ class Optimizer:
     state: Tuple[str, ...]
     fast_paths: Callable[[object], FrozenSet[str]]
     update_args: Tuple[str, ...]
+    nonnegative: Tuple[str, ...] = ()
 
     @property
     def hyperparameters(self) -> Tuple[str, ...]:
@@ -341,7 +364,7 @@ OPTIMIZERS = Registry("optimizer", [
     # Adam runs the general path (kernels, gradient buffer, one update pass) at every
     # batch size: it has no fused per-sample loop or folded step.
     Optimizer("adam", 1, AdamConfig, state=("m", "v"), fast_paths=lambda cfg: frozenset(),
-              update_args=("step", "beta_1", "beta_2", "epsilon", "l2")),
+              update_args=("step", "beta_1", "beta_2", "epsilon", "l2"), nonnegative=("v",)),
 ])
 
 FAST_PATHS = ("persample", "folded")

@@ -50,7 +50,7 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
     order = np.ascontiguousarray(order, dtype=np.intp)
     batch_size = min(check.check_positive_int("batch_size", batch_size), n)
     values = dict(_training.FIT_DEFAULTS, **hyperparameters)
-    entry, config = _training.configure(optimizer or net._optimizer.name, values)
+    entry, config = _training.configure(optimizer or net._optimizer.name, values, net.dtype)
     allowed = entry.fast_paths(config)
     if fast_paths is not None:
         unknown = set(fast_paths) - set(FAST_PATHS)
@@ -59,6 +59,8 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
         allowed = allowed & frozenset(fast_paths)
     if t0 is not None:
         t0 = check.check_update_count("t0", t0)
+        if t0 + n >= check.MAX_UPDATES:
+            raise ValueError("t0 is too close to the update count limit of 2**62")
     with net._guard.exclusive("run_steps"):
         _training.take_up(net, entry)
         t0 = net._updates if t0 is None else t0

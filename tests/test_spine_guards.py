@@ -180,3 +180,66 @@ def test_a_missing_case_in_the_component_header_fails_the_build(tmp_path):
     bad = subprocess.run([CC, "-std=c99", "-Wall", "-c", str(main), "-o", str(tmp_path / "m.o")],
                          cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode != 0 and "FNET_ACT_IDENTITY" in bad.stderr
+
+
+@pytest.mark.parametrize("dtype, lr", [("float32", 3e38), ("float64", 1e308)])
+def test_a_last_step_that_overflows_is_divergence(impl, dtype, lr):
+    """One sample (or full batches): every step is the last of its epoch, and no loss
+    after it is ever computed; the parameters are checked at the end of every chunk."""
+    net = impl.MLP([1, 1], output="linear", dtype=dtype, seed=0)
+    before = net.parameters.copy()
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="diverged"):
+        net.fit([[10.0]], [1.0], learning_rate=lr)
+    np.testing.assert_array_equal(net.parameters, before)   # back to the epoch start
+    assert np.isfinite(net.parameters).all()
+
+
+def test_adam_second_moment_overflow_is_divergence(impl, tmp_path):
+    """A loss of 1e36 is finite in float32, its squared gradient is not: the state
+    overflows while every loss stays finite. fit raises and rolls back; the model can
+    still be saved."""
+    net = impl.MLP([1, 1], output="linear", seed=0)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError):
+        net.fit([[100.0]], [1e18], optimizer="adam")
+    state = net.state_dict()
+    assert all(np.isfinite(state[k]).all() for k in ("params", "m", "v"))
+    net.save(tmp_path / "m.npz")
+    net.load_state_dict(state)
+
+
+@pytest.mark.parametrize("option", [dict(epsilon=1e-50), dict(beta_1=1 - 1e-9),
+                                    dict(beta_2=1 - 1e-9)])
+def test_hyperparameters_are_checked_in_the_models_dtype(impl, option):
+    X, y = [[1.0, 0.0], [0.0, 1.0]], [1, 0]
+    net32 = impl.MLP([2, 1], output="logistic", dtype="float32", seed=0)
+    before = net32.state_dict()
+    with pytest.raises(ValueError, match="in float32"):
+        net32.fit(X, y, optimizer="adam", **option)
+    assert net32.state_dict().keys() == before.keys()         # still SGD: nothing changed
+    with pytest.raises(ValueError, match="in float32"):
+        net32.fit(X, y, momentum=1 - 1e-9)
+    impl.MLP([2, 1], output="logistic", dtype="float64", seed=0).fit(
+        X, y, optimizer="adam", **option)                     # representable in float64
+
+
+def test_state_checks_know_each_buffers_range(impl):
+    net = impl.MLP([2, 1], output="logistic", dtype="float64", seed=0)
+    net.fit([[1.0, 0.0], [0.0, 1.0]], [1, 0], optimizer="adam")
+    state = net.state_dict()
+    with pytest.raises(ValueError, match="negative"):
+        net.load_state_dict(dict(state, v=-np.ones_like(state["v"])))
+    with pytest.raises(ValueError, match="complex"):
+        net.load_state_dict(dict(state, m=state["m"] + 1j))
+    np.testing.assert_array_equal(net.state_dict()["v"], state["v"])
+
+
+def test_update_count_limit_is_refused_before_training(impl):
+    net, X, y = _trained(impl)
+    state = net.state_dict()
+    net.load_state_dict(dict(state, updates=2 ** 62 - 5))
+    before = net.state_dict()
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        net.fit(X, y, momentum=0.5)
+    after = net.state_dict()
+    assert after["updates"] == before["updates"]
+    np.testing.assert_array_equal(after["params"], before["params"])
