@@ -7,6 +7,8 @@ NumPy layer by layer); everything here is the same for both, which is what makes
 them a drop-in pair: same seed, same sampling order, same steps, same exceptions.
 """
 import contextlib
+import functools
+import math
 import signal
 import threading
 import time
@@ -72,7 +74,23 @@ FIT_DEFAULTS = dict(learning_rate=0.01, lr_decay=0.0, momentum=0.0, l2=0.0, nest
 
 def configure(optimizer, values, dtype):
     """(registry entry, checked configuration) of the optimizer named `optimizer` from
-    fit's keyword values, for a model of `dtype`."""
+    fit's keyword values, for a model of `dtype` (remembered: a loop of small fits,
+    such as scikit-learn's epochs, asks for the same one every time)."""
+    # The key holds each value's type: True == 1 == 1.0, but only 1.0 is a valid
+    # learning rate and only True a valid nesterov.
+    try:
+        key = tuple((k, type(v), v) for k, v in sorted(values.items()))
+        return _configured(optimizer, key, np.dtype(dtype))
+    except TypeError:          # an unhashable value: checked (and refused) below
+        return _configure(optimizer, values, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _configured(optimizer, key, dtype):
+    return _configure(optimizer, {k: v for k, _, v in key}, dtype)
+
+
+def _configure(optimizer, values, dtype):
     unknown = sorted(set(values) - set(FIT_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown optimizer options {unknown}; expected some of "
@@ -194,8 +212,13 @@ def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_
 
 
 def finite_state(net):
-    """Whether the parameters and the optimizer's state are all finite."""
-    return all(np.isfinite(buf).all() for buf in (net._params, *net._state.values()))
+    """Whether the parameters and the optimizer's state are all finite (a sum is
+    finite exactly when every term is, barring an overflow of the sum itself, which
+    the elementwise check then settles)."""
+    for buf in (net._params, *net._state.values()):
+        if not math.isfinite(buf.sum()) and not np.isfinite(buf).all():
+            return False
+    return True
 
 
 def diverged(net, snapshot, epoch, history):

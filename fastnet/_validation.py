@@ -3,6 +3,7 @@
 Both implementations call these, so they raise the same exceptions with the same
 messages. Every check names the argument and says what was expected.
 """
+import math
 import numbers
 
 import numpy as np
@@ -156,7 +157,7 @@ def check_real(name, value, low, high=np.inf, low_open=False, high_open=False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     v = float(value)
-    bad = (not np.isfinite(v) or v < low or v > high or (low_open and v == low)
+    bad = (not math.isfinite(v) or v < low or v > high or (low_open and v == low)
            or (high_open and v == high))
     if bad:
         lo = "(" if low_open else "["

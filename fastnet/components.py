@@ -16,7 +16,7 @@ below. The tests pick it up from the registry.
 
 This module needs NumPy only (no compiled code), like fastnet.reference.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Callable, Dict, FrozenSet, Tuple
 
 import numpy as np
@@ -189,10 +189,12 @@ class Head:
     output_kernel: object
     layer: str
 
-    @property
-    def classifier(self) -> bool:
-        """Whether its outputs are probabilities (predict_proba is defined)."""
-        return self.truth != "targets"
+    # Whether its outputs are probabilities (predict_proba is defined): truth is not
+    # "targets". Stored, not a property: predict_proba of one row takes ~1.5 us.
+    classifier: bool = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "classifier", self.truth != "targets")
 
     def check_outputs(self, k):
         if k < self.min_outputs:
@@ -244,12 +246,13 @@ def check_in_dtype(cfg, dtype):
     """ValueError when a hyper-parameter leaves its range once rounded to the model's
     dtype, where the compiled code and the NumPy twin use it (float32: epsilon=1e-50
     becomes 0, beta_1 = 1 - 1e-9 becomes 1)."""
-    kind = np.dtype(dtype).type
+    if dtype == np.float64:                # the values are already finite doubles
+        return
+    kind, largest = np.dtype(dtype).type, float(np.finfo(dtype).max)
     for name, (low, high, low_open, high_open) in cfg.RULES.items():
         value = getattr(cfg, name)
-        with np.errstate(over="ignore"):
-            rounded = float(kind(value))
-        bad = (not np.isfinite(rounded) or (low_open and rounded <= low)
+        rounded = float(kind(value)) if abs(value) <= largest else np.inf
+        bad = (rounded == np.inf or (low_open and rounded <= low)
                or (high_open and rounded >= high))
         if bad:
             raise ValueError(f"{name} = {value!r} is {rounded!r} in {np.dtype(dtype).name}, "
@@ -338,19 +341,21 @@ class Optimizer:
     update_args: Tuple[str, ...]
     nonnegative: Tuple[str, ...] = ()
 
-    @property
-    def hyperparameters(self) -> Tuple[str, ...]:
-        return tuple(f.name for f in fields(self.config))
+    # The configuration's field names (stored once: fit reads them on every call).
+    hyperparameters: Tuple[str, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hyperparameters", tuple(f.name for f in fields(self.config)))
 
     def configure(self, values, defaults):
         """Its configuration from keyword values (fit's): its own hyper-parameters
         are taken; any other one set away from its default is a ValueError."""
-        foreign = sorted(k for k, v in values.items()
-                         if k not in self.hyperparameters and v != defaults[k])
+        own = self.hyperparameters
+        foreign = sorted(k for k, v in values.items() if k not in own and v != defaults[k])
         if foreign:
             raise ValueError(f"{', '.join(foreign)}: not an option of optimizer="
-                             f"{self.name!r} (its options: {', '.join(self.hyperparameters)})")
-        return self.config(**{k: values[k] for k in self.hyperparameters if k in values})
+                             f"{self.name!r} (its options: {', '.join(own)})")
+        return self.config(**{k: values[k] for k in own if k in values})
 
 
 def _sgd_fast_paths(cfg):
