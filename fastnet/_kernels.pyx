@@ -7,7 +7,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from fastnet._blas cimport gemm
-from fastnet.components import ACTIVATIONS, OPTIMIZERS
+from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 
 # ---------------------------------------------------------------------------
@@ -219,18 +219,6 @@ cdef const floating* _weights_ptr(const floating[::1] weights, Py_ssize_t n) exc
     return &weights[0]
 
 
-def softmax_forward(floating[:, ::1] probs, const floating[:, ::1] logits):
-    """probs = softmax(logits), row by row (the row max subtracted first)."""
-    cdef Py_ssize_t i, n = logits.shape[0], k = logits.shape[1]
-    _check_same(probs, logits, "probs", "logits")
-    with nogil:
-        for i in range(n):
-            if floating is float:
-                fnet_softmax_row_f32(&probs[i, 0], &logits[i, 0], k)
-            else:
-                fnet_softmax_row_f64(&probs[i, 0], &logits[i, 0], k)
-
-
 cdef double _head_loss(int code, floating* out, const floating* z, const Py_ssize_t* labels,
                        const floating* target, const floating* weights, Py_ssize_t n,
                        Py_ssize_t k, int* status) noexcept nogil:
@@ -262,99 +250,87 @@ cdef int _head_delta(int code, floating* d, const floating* out, const Py_ssize_
     return status
 
 
-def softmax_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
-                         const Py_ssize_t[::1] labels, const floating[::1] weights=None):
-    """probs = softmax(logits); returns the mean of weights[i] * -log probs[i, labels[i]]
-    (weights None: all 1)."""
-    cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1]
-    cdef double total
+def head_output(str output, floating[:, ::1] out, const floating[:, ::1] z):
+    """out = the head's outputs for pre-activations z (n, k) (softmax: probabilities;
+    linear: z; logistic: element-wise sigmoid). out may be z."""
+    cdef int code = HEADS.lookup(output).code
+    cdef Py_ssize_t i, n = z.shape[0], k = z.shape[1]
     cdef int status = 0
-    _check_same(probs, logits, "probs", "logits")
-    _check_labels(labels, n, k)
-    cdef const floating* w = _weights_ptr(weights, n)
+    _check_same(out, z, "out", "z")
     with nogil:
-        total = _head_loss(FNET_OUT_SOFTMAX, &probs[0, 0], &logits[0, 0], &labels[0], NULL, w,
-                           n, k, &status)
-    return total / n
-
-
-def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] probs,
-                          const Py_ssize_t[::1] labels, const floating[::1] weights=None):
-    """dlogits = weights[i] * (probs - onehot(labels)) / n: the gradient of the mean loss."""
-    cdef Py_ssize_t n = probs.shape[0], k = probs.shape[1]
-    _check_same(dlogits, probs, "dlogits", "probs")
-    _check_labels(labels, n, k)
-    cdef const floating* w = _weights_ptr(weights, n)
-    with nogil:
-        _head_delta(FNET_OUT_SOFTMAX, &dlogits[0, 0], &probs[0, 0], &labels[0], NULL, w, n, k,
-                    <floating>1 / n)
-
-
-def squared_error_forward(const floating[:, ::1] pred, const floating[:, ::1] target,
-                          const floating[::1] weights=None):
-    """Mean over rows of weights[i] * sum_j (pred - target)**2 (weights None: all 1)."""
-    cdef Py_ssize_t n = pred.shape[0], k = pred.shape[1]
-    cdef double total
-    cdef int status = 0
-    _check_same(target, pred, "target", "pred")
-    cdef const floating* w = _weights_ptr(weights, n)
-    # the linear head's output transform is the identity: out aliases pred, unchanged
-    with nogil:
-        total = _head_loss(FNET_OUT_LINEAR, <floating*>&pred[0, 0], &pred[0, 0], NULL,
-                           &target[0, 0], w, n, k, &status)
-    return total / n
-
-
-def squared_error_backward(floating[:, ::1] dpred, const floating[:, ::1] pred,
-                           const floating[:, ::1] target, const floating[::1] weights=None):
-    """dpred = weights[i] * 2 (pred - target) / n: the gradient of the mean loss."""
-    cdef Py_ssize_t n = pred.shape[0], k = pred.shape[1]
-    _check_same(dpred, pred, "dpred", "pred")
-    _check_same(target, pred, "target", "pred")
-    cdef const floating* w = _weights_ptr(weights, n)
-    with nogil:
-        _head_delta(FNET_OUT_LINEAR, &dpred[0, 0], &pred[0, 0], NULL, &target[0, 0], w, n, k,
-                    <floating>1 / n)
-
-
-def logistic_forward(floating[:, ::1] probs, const floating[:, ::1] logits):
-    """probs = 1 / (1 + exp(-logits)), element-wise (the logistic head's outputs)."""
-    cdef Py_ssize_t i, n = logits.shape[0], k = logits.shape[1]
-    _check_same(probs, logits, "probs", "logits")
-    with nogil:
-        if <const floating*>&probs[0, 0] != &logits[0, 0]:
-            memcpy(&probs[0, 0], &logits[0, 0], n * k * sizeof(floating))
+        if <const floating*>&out[0, 0] != &z[0, 0]:
+            memcpy(&out[0, 0], &z[0, 0], n * k * sizeof(floating))
         for i in range(n):
-            _head_output_row(FNET_OUT_LOGISTIC, &probs[i, 0], k)
+            status |= _head_output_row(code, &out[i, 0], k)
+    _check_status(status, "output", output)
 
 
-def logistic_xent_forward(floating[:, ::1] probs, const floating[:, ::1] logits,
-                          const floating[:, ::1] target, const floating[::1] weights=None):
-    """probs = sigmoid(logits); returns the mean over rows of weights[i] * sum_j of the
-    binary cross-entropy of probs[i, j] against target[i, j] in [0, 1], computed from
-    the logits (weights None: all 1)."""
-    cdef Py_ssize_t n = logits.shape[0], k = logits.shape[1]
+def head_loss_forward(str output, floating[:, ::1] out, const floating[:, ::1] z, truth,
+                      weights=None):
+    """out = the head's outputs for z (n, k) (out may be z); returns the mean over rows
+    of weights[i] * the row's loss against its truth: labels (n,) of class indices for
+    a head whose truth is "labels", else values (n, k) (weights None: all 1)."""
+    head = HEADS.lookup(output)
+    if head.truth == "labels":
+        return _head_loss_checked(head.code, out, z, truth, None, weights)
+    return _head_loss_checked(head.code, out, z, None, truth, weights)
+
+
+def _head_loss_checked(int code, floating[:, ::1] out, const floating[:, ::1] z,
+                       const Py_ssize_t[::1] labels, const floating[:, ::1] target,
+                       const floating[::1] weights):
+    cdef Py_ssize_t n = z.shape[0], k = z.shape[1]
     cdef double total
     cdef int status = 0
-    _check_same(probs, logits, "probs", "logits")
-    _check_same(target, logits, "target", "logits")
+    _check_same(out, z, "out", "z")
+    cdef const Py_ssize_t* lp = _labels_ptr(labels, n, k)
+    cdef const floating* tp = _target_ptr(target, z)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        total = _head_loss(FNET_OUT_LOGISTIC, &probs[0, 0], &logits[0, 0], NULL,
-                           &target[0, 0], w, n, k, &status)
+        total = _head_loss(code, &out[0, 0], &z[0, 0], lp, tp, w, n, k, &status)
+    _check_status(status, "output", code)
     return total / n
 
 
-def logistic_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] probs,
-                           const floating[:, ::1] target, const floating[::1] weights=None):
-    """dlogits = weights[i] * (probs - target) / n: the gradient of the mean loss."""
-    cdef Py_ssize_t n = probs.shape[0], k = probs.shape[1]
-    _check_same(dlogits, probs, "dlogits", "probs")
-    _check_same(target, probs, "target", "probs")
+def head_loss_backward(str output, floating[:, ::1] dz, const floating[:, ::1] out, truth,
+                       weights=None):
+    """dz = d(mean loss)/dz from the head's outputs: weights[i] * (out - truth) / n for
+    every head here (each is its loss's canonical link; squared error: 2 (out - y) / n)."""
+    head = HEADS.lookup(output)
+    if head.truth == "labels":
+        _head_delta_checked(head.code, dz, out, truth, None, weights)
+    else:
+        _head_delta_checked(head.code, dz, out, None, truth, weights)
+
+
+def _head_delta_checked(int code, floating[:, ::1] dz, const floating[:, ::1] out,
+                        const Py_ssize_t[::1] labels, const floating[:, ::1] target,
+                        const floating[::1] weights):
+    cdef Py_ssize_t n = out.shape[0], k = out.shape[1]
+    cdef int status
+    _check_same(dz, out, "dz", "out")
+    cdef const Py_ssize_t* lp = _labels_ptr(labels, n, k)
+    cdef const floating* tp = _target_ptr(target, out)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
-        _head_delta(FNET_OUT_LOGISTIC, &dlogits[0, 0], &probs[0, 0], NULL, &target[0, 0],
-                    w, n, k, <floating>1 / n)
+        status = _head_delta(code, &dz[0, 0], &out[0, 0], lp, tp, w, n, k, <floating>1 / n)
+    _check_status(status, "output", code)
+
+
+cdef const Py_ssize_t* _labels_ptr(const Py_ssize_t[::1] labels, Py_ssize_t n,
+                                   Py_ssize_t k) except? NULL:
+    if labels is None:
+        return NULL
+    _check_labels(labels, n, k)
+    return &labels[0]
+
+
+cdef const floating* _target_ptr(const floating[:, ::1] target,
+                                 const floating[:, ::1] like) except? NULL:
+    if target is None:
+        return NULL
+    _check_same(target, like, "truth", "the outputs")
+    return &target[0, 0]
 
 
 def optimizer_update(config, floating[::1] params, const floating[::1] grads, tuple state,

@@ -173,12 +173,19 @@ class Head:
         What ``score`` reports ("accuracy", "r2"); fit's validation key is
         ``"val_" + metric``.
     loss_kernel : str
-        Kernel pair ``<loss_kernel>_forward`` / ``_backward`` (both kernel modules).
+        Its NumPy loss pair ``<loss_kernel>_forward`` / ``_backward``.
     output_kernel : str or None
-        Kernel ``<output_kernel>_forward`` turning pre-activations into outputs at
-        inference (None: the outputs are the pre-activations).
+        Its NumPy ``<output_kernel>_forward`` turning pre-activations into outputs
+        (None: the outputs are the pre-activations).
     layer : str
         Class name of its loss layer in fastnet.layers / fastnet.reference.layers.
+    formula : str
+        Outputs, loss and its gradient, for documentation.
+
+    The compiled kernels reach every head through ``head_output``,
+    ``head_loss_forward`` and ``head_loss_backward`` (its math in _components.h); the
+    NumPy twins are reference.kernels' ``<output_kernel>_forward`` and
+    ``<loss_kernel>_forward`` / ``_backward``, behind the same three names.
     """
     name: str
     code: int
@@ -188,6 +195,7 @@ class Head:
     loss_kernel: str
     output_kernel: object
     layer: str
+    formula: str
 
     # Whether its outputs are probabilities (predict_proba is defined): truth is not
     # "targets". Stored, not a property: predict_proba of one row takes ~1.5 us.
@@ -221,12 +229,18 @@ class Head:
 
 HEADS = Registry("output", [
     Head("softmax", 0, min_outputs=2, truth="labels", metric="accuracy",
-         loss_kernel="softmax_xent", output_kernel="softmax", layer="SoftmaxCrossEntropy"),
+         loss_kernel="softmax_xent", output_kernel="softmax", layer="SoftmaxCrossEntropy",
+         formula="p = softmax(z) per row; L = mean_i -log p[i, y_i]; "
+                 "dL/dz = (p - onehot(y)) / n"),
     Head("linear", 1, min_outputs=1, truth="targets", metric="r2",
-         loss_kernel="squared_error", output_kernel=None, layer="SquaredError"),
+         loss_kernel="squared_error", output_kernel=None, layer="SquaredError",
+         formula="outputs z; L = mean_i sum_j (z_ij - y_ij)^2 (no 1/2); "
+                 "dL/dz = 2 (z - y) / n"),
     Head("logistic", 2, min_outputs=1, truth="indicators", metric="accuracy",
          loss_kernel="logistic_xent", output_kernel="logistic",
-         layer="LogisticCrossEntropy"),
+         layer="LogisticCrossEntropy",
+         formula="p = sigmoid(z) per unit; L = mean_i sum_j -(y log p + (1 - y) "
+                 "log(1 - p)), from the logits; dL/dz = (p - y) / n"),
 ])
 
 

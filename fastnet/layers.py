@@ -1,8 +1,9 @@
 """Layers over the compiled kernels, in the lecture's layerwise form.
 
 The same classes as fastnet.reference.layers (Dense, one activation layer per
-registered activation: Sigmoid, Tanh, ReLU, Identity, ...; SoftmaxCrossEntropy,
-LogisticCrossEntropy, SquaredError; each with forward and backward); they call the compiled kernels of
+registered activation: Sigmoid, Tanh, ReLU, Identity, ...; one loss layer per
+registered head: SoftmaxCrossEntropy, SquaredError, LogisticCrossEntropy, ...; each
+with forward and backward); they call the compiled kernels of
 fastnet._kernels instead of the NumPy ones.
 """
 from fastnet import _kernels
@@ -19,20 +20,12 @@ class Activation(_ref.Activation):
     kernels = _kernels
 
 
-class SoftmaxCrossEntropy(_ref.SoftmaxCrossEntropy):
-    __doc__ = _ref.SoftmaxCrossEntropy.__doc__
-    kernels = _kernels
-
-
-class LogisticCrossEntropy(_ref.LogisticCrossEntropy):
-    __doc__ = _ref.LogisticCrossEntropy.__doc__
-    kernels = _kernels
-
-
-class SquaredError(_ref.SquaredError):
-    __doc__ = _ref.SquaredError.__doc__
+class HeadLoss(_ref.HeadLoss):
+    __doc__ = _ref.HeadLoss.__doc__
     kernels = _kernels
 
 
 ACTIVATION_LAYERS = _ref.activation_layers(Activation, __name__)
 globals().update({cls.__name__: cls for cls in ACTIVATION_LAYERS.values()})
+HEAD_LAYERS = _ref.head_layers(HeadLoss, __name__)
+globals().update({cls.__name__: cls for cls in HEAD_LAYERS.values()})

@@ -148,19 +148,15 @@ def test_activation_backward_is_the_derivative(mod, activation):
 # -- output heads --------------------------------------------------------------------
 
 def _loss_forward(mod, head, z, truth, weights):
-    """(loss, outputs) of the head's loss kernel. A head with an output transform
-    writes the outputs into its first argument; one without (outputs = pre-activations)
-    takes the pre-activations alone."""
-    forward = getattr(mod, f"{head.loss_kernel}_forward")
-    if head.output_kernel is None:
-        return forward(z, truth, weights), z
+    """(loss, outputs) of the head's loss kernel (the generic head_loss_forward, which
+    the NumPy module answers with the head's own functions)."""
     out = np.full_like(z, np.nan)
-    return forward(out, z, truth, weights), out
+    return mod.head_loss_forward(head.name, out, z, truth, weights), out
 
 
 def _loss_backward(mod, head, out, truth, weights):
     d = np.full_like(out, np.nan)
-    getattr(mod, f"{head.loss_kernel}_backward")(d, out, truth, weights)
+    mod.head_loss_backward(head.name, d, out, truth, weights)
     return d
 
 
@@ -191,11 +187,17 @@ def test_head_twins(head, dtype, n, weighted):
     assert_close(of, orf, "kernel", dtype)
     df, dr = (_loss_backward(mod, head, orf, truth, weights) for mod in (fast, ref))
     assert_close(df, dr, "kernel", dtype)
-    if head.output_kernel is not None:
-        for mod in (fast, ref):
-            out = np.full_like(z, np.nan)
-            getattr(mod, f"{head.output_kernel}_forward")(out, z)
-            assert_close(out, orf, "kernel", dtype)   # the loss's outputs are the head's
+    for mod in (fast, ref):
+        out = np.full_like(z, np.nan)
+        mod.head_output(head.name, out, z)
+        assert_close(out, orf, "kernel", dtype)       # the loss's outputs are the head's
+    if head.output_kernel is not None:                # the NumPy head's own functions
+        out = np.full_like(z, np.nan)
+        loss = getattr(ref, f"{head.loss_kernel}_forward")(out, z, truth, weights)
+    else:
+        out = z.copy()
+        loss = getattr(ref, f"{head.loss_kernel}_forward")(out, truth, weights)
+    assert loss == lr and np.array_equal(out, orf)
     # The loss of the batch is the mean of its rows' losses, each times its weight.
     rows = [_loss_forward(ref, head, z[i:i + 1].copy(), truth[i:i + 1], None)[0]
             for i in range(n)]
@@ -208,20 +210,18 @@ def test_head_twins(head, dtype, n, weighted):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("head", [p for p in HEAD_PARAMS if p.values[0].output_kernel])
+@pytest.mark.parametrize("head", HEAD_PARAMS)
 @MODULES
 def test_head_output_in_place(mod, head, dtype):
-    """The head's outputs may overwrite its pre-activations (loss and output kernels;
-    heads without an output transform write no outputs)."""
+    """The head's outputs may overwrite its pre-activations (loss and output kernels)."""
     rng = np.random.default_rng(5)
     z, truth, _ = _head_data(head, rng, 5, 4, dtype, False)
     loss, expected = _loss_forward(mod, head, z.copy(), truth, None)
-    forward = getattr(mod, f"{head.loss_kernel}_forward")
     zz = z.copy()
-    assert forward(zz, zz, truth, None) == loss
+    assert mod.head_loss_forward(head.name, zz, zz, truth, None) == loss
     np.testing.assert_array_equal(zz, expected)
     zz = z.copy()
-    getattr(mod, f"{head.output_kernel}_forward")(zz, zz)
+    mod.head_output(head.name, zz, zz)
     np.testing.assert_array_equal(zz, expected)
 
 
@@ -319,9 +319,16 @@ def test_kernel_wrappers_check_shapes():
         fast.dense_backward(None, np.zeros((2, 3)), np.zeros(2), np.zeros((3, 2)), x,
                             np.zeros((2, 4)))
     with pytest.raises(ValueError, match="outside 0..2"):
-        fast.softmax_xent_forward(np.zeros((1, 3)), np.zeros((1, 3)), np.array([3], dtype=np.intp))
+        fast.head_loss_forward("softmax", np.zeros((1, 3)), np.zeros((1, 3)),
+                               np.array([3], dtype=np.intp))
     with pytest.raises(ValueError, match="weights has length"):
-        fast.squared_error_forward(np.zeros((2, 3)), np.zeros((2, 3)), np.ones(3))
+        fast.head_loss_forward("linear", np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
+                               np.ones(3))
+    with pytest.raises(ValueError, match="truth has shape"):
+        fast.head_loss_backward("logistic", np.zeros((2, 3)), np.zeros((2, 3)),
+                                np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="unknown output"):
+        fast.head_output("hinge", np.zeros((2, 3)), np.zeros((2, 3)))
     for name in ACTIVATIONS.names:
         with pytest.raises(ValueError, match="out has shape"):
             fast.activation_forward(name, np.zeros((3, 2)), x)
@@ -353,7 +360,7 @@ def test_layers_twin(activation, head, dtype):
     results = []
     for mod in (fast_layers, ref_layers):
         l1, act, l2 = mod.Dense(W1, b1), mod.ACTIVATION_LAYERS[activation](), mod.Dense(W2, b2)
-        loss_layer = getattr(mod, head.layer)()
+        loss_layer = mod.HEAD_LAYERS[head.name]()
         loss = loss_layer.forward(l2.forward(act.forward(l1.forward(x))), truth)
         dx = l1.backward(act.backward(l2.backward(loss_layer.backward())))
         results.append((loss, dx, l1.dW.copy(), l1.db.copy(), l2.dW.copy(), l2.db.copy()))

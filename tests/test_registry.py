@@ -149,16 +149,18 @@ def test_activation_is_wired(activation):
 @pytest.mark.parametrize("head", HEAD_PARAMS)
 def test_head_is_wired(head):
     assert head.truth in TRUTHS and head.metric in METRICS
-    kernels = [f"{head.loss_kernel}_forward", f"{head.loss_kernel}_backward"]
+    twins = [f"{head.loss_kernel}_forward", f"{head.loss_kernel}_backward"]
     if head.output_kernel is not None:
-        kernels.append(f"{head.output_kernel}_forward")
-    for module in (_kernels, ref_kernels):
-        for name in kernels:
-            assert callable(getattr(module, name, None)), f"{module.__name__} has no {name}"
+        twins.append(f"{head.output_kernel}_forward")
+    for name in twins:                                # the NumPy head's own functions
+        assert callable(getattr(ref_kernels, name, None)), f"reference has no {name}"
+    for module in (_kernels, ref_kernels):            # the generic kernels reach it
+        z = np.linspace(-1, 1, 6).reshape(2, 3)
+        module.head_output(head.name, np.empty_like(z), z)
     for module, kernel_module in ((fast_layers, _kernels), (ref_layers, ref_kernels)):
-        cls = getattr(module, head.layer, None)
-        assert cls is not None, f"{module.__name__} has no {head.layer}"
-        assert cls.kernels is kernel_module
+        cls = module.HEAD_LAYERS[head.name]
+        assert cls.__name__ == head.layer and getattr(module, head.layer) is cls
+        assert cls.kernels is kernel_module and cls.head == head.name
     k = max(head.min_outputs, 2)
     X, y = make_problem(head, 7, 3, k)
     for impl in (fastnet, fastnet.reference):

@@ -8,10 +8,14 @@ readable specification the compiled kernels are tested against.
 Activations: ``<name>_forward`` / ``<name>_backward`` for every entry of
 fastnet.components.ACTIVATIONS, reached through ``activation_forward`` /
 ``activation_backward`` (the compiled module's generic kernels, same arguments).
+Output heads: each head's ``<output_kernel>_forward`` and ``<loss_kernel>_forward`` /
+``_backward`` (fastnet.components.HEADS), reached through ``head_output``,
+``head_loss_forward`` and ``head_loss_backward``. Optimizers: ``<name>_update``,
+reached through ``optimizer_update``.
 """
 import numpy as np
 
-from fastnet.components import ACTIVATIONS, OPTIMIZERS
+from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 
 def dense_forward(out, x, W, b):
@@ -83,6 +87,31 @@ def softmax_forward(probs, logits):
     """probs = softmax(logits), rows; the row max is subtracted before exp."""
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs[...] = e / e.sum(axis=1, keepdims=True)
+
+
+def head_output(output, out, z):
+    """out = the head's outputs for pre-activations z (n, k); out may be z."""
+    kernel = HEADS.lookup(output).output_kernel
+    if kernel is None:          # the outputs are the pre-activations
+        out[...] = z
+    else:
+        globals()[f"{kernel}_forward"](out, z)
+
+
+def head_loss_forward(output, out, z, truth, weights=None):
+    """out = the head's outputs for z (n, k) (out may be z); returns the mean over rows
+    of weights[i] * the row's loss against its truth (labels (n,) or values (n, k))."""
+    head = HEADS.lookup(output)
+    loss = globals()[f"{head.loss_kernel}_forward"]
+    if head.output_kernel is None:
+        out[...] = z
+        return loss(out, truth, weights)
+    return loss(out, z, truth, weights)
+
+
+def head_loss_backward(output, dz, out, truth, weights=None):
+    """dz = d(mean loss)/dz from the head's outputs out (n, k)."""
+    globals()[f"{HEADS.lookup(output).loss_kernel}_backward"](dz, out, truth, weights)
 
 
 def _row_scale(scale, weights, n):

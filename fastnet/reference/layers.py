@@ -9,7 +9,7 @@ in the kernel module they call (the ``kernels`` class attribute).
 """
 import numpy as np
 
-from fastnet.components import ACTIVATIONS
+from fastnet.components import ACTIVATIONS, HEADS
 from fastnet.reference import kernels as _numpy_kernels
 
 
@@ -138,105 +138,60 @@ ACTIVATION_LAYERS = activation_layers(Activation, __name__)
 globals().update({cls.__name__: cls for cls in ACTIVATION_LAYERS.values()})
 
 
-class _ProbabilityLoss:
-    """An output transform into probabilities with its canonical cross-entropy:
-    forward(logits, truth, weights=None) returns the mean loss (each row's times its
-    weight, when given) and saves the probabilities; backward() returns
-    dL/dlogits = weights * (p - truth) / n, through the kernel pair
-    ``<loss_kernel>_forward`` / ``_backward``."""
+class HeadLoss:
+    """The output head ``head`` (fastnet.components.HEADS) with its loss: forward(z,
+    truth, weights=None) returns the mean loss (each row's times its weight, when
+    given) and saves the head's outputs (``out``: probabilities, or z itself);
+    backward() returns dL/dz. One subclass per registered head (SoftmaxCrossEntropy,
+    SquaredError, LogisticCrossEntropy, ...) fixes the head."""
 
     kernels = _numpy_kernels
-    loss_kernel = None
+    head = None
 
     def __init__(self):
-        self.probs = self.truth = self.weights = None
+        self.out = self.truth = self.weights = None
 
-    def _truth(self, truth, logits):
-        raise NotImplementedError
-
-    def forward(self, logits, truth, weights=None):
-        """Mean loss of a batch; saves the probabilities.
+    def forward(self, z, truth, weights=None):
+        """Mean loss of a batch; saves the outputs.
 
         Parameters
         ----------
-        logits : array-like, shape (n, k)
+        z : array-like, shape (n, k)
+            The last layer's pre-activations.
         truth : array-like
-            What the head compares with (see the subclass).
+            Labels (n,) of class indices for a head whose truth is "labels", else
+            values (n, k) (targets, or 0/1 indicators).
         weights : array-like, shape (n,), optional
 
         Returns
         -------
         loss : float
         """
-        logits = np.ascontiguousarray(logits)
-        self.truth = self._truth(truth, logits)
-        self.weights = None if weights is None else _as(weights, logits.dtype)
-        self.probs = np.empty_like(logits)
-        forward = getattr(self.kernels, f"{self.loss_kernel}_forward")
-        return forward(self.probs, logits, self.truth, self.weights)
+        z = np.ascontiguousarray(z)
+        if HEADS[self.head].truth == "labels":
+            self.truth = np.ascontiguousarray(truth, dtype=np.intp)
+        else:
+            self.truth = _as(truth, z.dtype).reshape(z.shape)
+        self.weights = None if weights is None else _as(weights, z.dtype)
+        self.out = np.empty_like(z)
+        return self.kernels.head_loss_forward(self.head, self.out, z, self.truth,
+                                              self.weights)
 
     def backward(self):
-        """dL/dlogits, shape (n, k), of the last forward's loss."""
-        dlogits = np.empty_like(self.probs)
-        backward = getattr(self.kernels, f"{self.loss_kernel}_backward")
-        backward(dlogits, self.probs, self.truth, self.weights)
-        return dlogits
+        """dL/dz, shape (n, k), of the last forward's loss."""
+        dz = np.empty_like(self.out)
+        self.kernels.head_loss_backward(self.head, dz, self.out, self.truth, self.weights)
+        return dz
 
 
-class SoftmaxCrossEntropy(_ProbabilityLoss):
-    """Softmax output with cross-entropy loss, L = mean over rows of -log p_y; the
-    truth is integer labels (n,). dL/dlogits = weights * (p - onehot(y)) / n."""
-
-    loss_kernel = "softmax_xent"
-
-    def _truth(self, labels, logits):
-        return np.ascontiguousarray(labels, dtype=np.intp)
-
-
-class LogisticCrossEntropy(_ProbabilityLoss):
-    """Element-wise sigmoid output with binary cross-entropy, L = mean over rows of
-    sum_j -(y_j log p_j + (1 - y_j) log(1 - p_j)); the truth is indicators (n, k) in
-    [0, 1] (one unit for binary problems, k for multilabel ones).
-    dL/dlogits = weights * (p - y) / n."""
-
-    loss_kernel = "logistic_xent"
-
-    def _truth(self, target, logits):
-        return _as(target, logits.dtype).reshape(logits.shape)
+def head_layers(base, module):
+    """{name: loss layer class} for every registered head: subclasses of `base` named
+    as the registry says (SoftmaxCrossEntropy, ...), defined in `module`."""
+    return {h.name: type(h.layer, (base,), {"head": h.name, "__module__": module,
+                                            "__doc__": f"Output head {h.name!r}: "
+                                                       f"{h.formula}."})
+            for h in HEADS.values()}
 
 
-class SquaredError:
-    """Linear output with squared error, L = mean over rows of sum_j (pred_j - y_j)^2.
-
-    forward(pred, target, weights=None) returns the loss (each row's times its weight,
-    when given); backward() returns weights * 2 (pred - y) / n.
-    """
-
-    kernels = _numpy_kernels
-
-    def __init__(self):
-        self.pred = self.target = self.weights = None
-
-    def forward(self, pred, target, weights=None):
-        """Mean squared error of a batch.
-
-        Parameters
-        ----------
-        pred, target : array-like, shape (n, k)
-        weights : array-like, shape (n,), optional
-
-        Returns
-        -------
-        loss : float
-        """
-        self.pred = np.ascontiguousarray(pred)
-        self.target = _as(target, self.pred.dtype).reshape(self.pred.shape)
-        self.weights = None if weights is None else _as(weights, self.pred.dtype)
-        return self.kernels.squared_error_forward(self.pred, self.target, self.weights)
-
-    def backward(self):
-        """dL/dpred, shape (n, k), of the last forward's loss."""
-        dpred = np.empty_like(self.pred)
-        self.kernels.squared_error_backward(dpred, self.pred, self.target, self.weights)
-        return dpred
-
+HEAD_LAYERS = head_layers(HeadLoss, __name__)
+globals().update({cls.__name__: cls for cls in HEAD_LAYERS.values()})

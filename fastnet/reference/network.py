@@ -18,7 +18,7 @@ class MLP(BaseMLP):
         self._dense = [layers.Dense(W, b, dW, db) for W, b, dW, db in
                        zip(self._weights, self._biases, self._dweights, self._dbiases)]
         self._hidden = [layers.ACTIVATION_LAYERS[a]() for a in self._activations]
-        self._loss_layer = getattr(layers, self._head.layer)()
+        self._loss_layer = layers.HEAD_LAYERS[self._head.name]()
 
     def _logits(self, X):
         h = X
@@ -29,12 +29,9 @@ class MLP(BaseMLP):
         return h
 
     def _forward(self, X):
-        out = self._logits(X)
-        if self._head.output_kernel is None:
-            return out
-        transformed = np.empty_like(out)
-        getattr(kernels, f"{self._head.output_kernel}_forward")(transformed, out)
-        return transformed
+        z = self._logits(X)
+        kernels.head_output(self._head.name, z, z)
+        return z
 
     def _loss_and_gradients(self, X, truth, with_grad, weights=None):
         loss = self._loss_layer.forward(self._logits(X), truth, weights)
