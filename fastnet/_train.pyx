@@ -1,9 +1,9 @@
-# Whole-network passes over the flat buffers, and the compiled SGD epoch.
+# Whole-network passes over the flat buffers, and the compiled training epoch.
 #
 # Layout (computed once in fastnet/_base.py and shared with the reference):
 #   params = [W_0, W_1, ..., W_{L-1}, b_0, ..., b_{L-1}], each W_l (sizes[l+1], sizes[l])
 #   row-major; weights first so that l2 applies to the prefix params[:n_weights].
-#   grads and velocity are parallel flat buffers with the same layout.
+#   grads and the optimizer's state buffers are parallel flat buffers, same layout.
 # Workspace: acts holds every layer's rows one after the other; layer l (0 = the
 #   input batch, L = the output) starts at capacity * cum[l] and is (rows, sizes[l]).
 #   deltas has the same layout and holds dL/d(pre-activation) of each layer.
