@@ -253,10 +253,12 @@ cdef int _head_delta(int code, floating* d, const floating* out, const Py_ssize_
 def head_output(str output, floating[:, ::1] out, const floating[:, ::1] z):
     """out = the head's outputs for pre-activations z (n, k) (softmax: probabilities;
     linear: z; logistic: element-wise sigmoid). out may be z."""
-    cdef int code = HEADS.lookup(output).code
+    head = HEADS.lookup(output)
+    cdef int code = head.code
     cdef Py_ssize_t i, n = z.shape[0], k = z.shape[1]
     cdef int status = 0
     _check_same(out, z, "out", "z")
+    _check_width(head, k)
     with nogil:
         if <const floating*>&out[0, 0] != &z[0, 0]:
             memcpy(&out[0, 0], &z[0, 0], n * k * sizeof(floating))
@@ -270,10 +272,25 @@ def head_loss_forward(str output, floating[:, ::1] out, const floating[:, ::1] z
     """out = the head's outputs for z (n, k) (out may be z); returns the mean over rows
     of weights[i] * the row's loss against its truth: labels (n,) of class indices for
     a head whose truth is "labels", else values (n, k) (weights None: all 1)."""
-    head = HEADS.lookup(output)
+    head = _head_and_truth(output, truth)
     if head.truth == "labels":
         return _head_loss_checked(head.code, out, z, truth, None, weights)
     return _head_loss_checked(head.code, out, z, None, truth, weights)
+
+
+def _head_and_truth(str output, truth):
+    """The head named `output`, after checking that a truth was given."""
+    head = HEADS.lookup(output)
+    if truth is None:
+        raise TypeError(f"output={output!r} needs its truth: "
+                        f"{'labels (n,)' if head.truth == 'labels' else 'values (n, k)'}")
+    return head
+
+
+def _check_width(head, Py_ssize_t k):
+    if k < head.min_outputs:
+        raise ValueError(f"output={head.name!r} needs at least {head.min_outputs} columns, "
+                         f"got {k}")
 
 
 def _head_loss_checked(int code, floating[:, ::1] out, const floating[:, ::1] z,
@@ -283,20 +300,34 @@ def _head_loss_checked(int code, floating[:, ::1] out, const floating[:, ::1] z,
     cdef double total
     cdef int status = 0
     _check_same(out, z, "out", "z")
+    name = _check_truth_slot(code, labels, target is not None, k)
     cdef const Py_ssize_t* lp = _labels_ptr(labels, n, k)
     cdef const floating* tp = _target_ptr(target, z)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
         total = _head_loss(code, &out[0, 0], &z[0, 0], lp, tp, w, n, k, &status)
-    _check_status(status, "output", code)
+    _check_status(status, "output", name)
     return total / n
+
+
+def _check_truth_slot(int code, labels, bint has_target, Py_ssize_t k):
+    """The head of `code` gets the truth it reads (labels, or target values; reading a
+    missing one would read through NULL) and enough columns; returns its name."""
+    head = list(HEADS.values())[code] if 0 <= code < len(HEADS) else None
+    if head is None:
+        raise ValueError(f"output code {code} is not registered")
+    if (labels is not None) != (head.truth == "labels") or has_target == (head.truth == "labels"):
+        raise TypeError(f"output={head.name!r} reads "
+                        f"{'labels' if head.truth == 'labels' else 'target values'} only")
+    _check_width(head, k)
+    return head.name
 
 
 def head_loss_backward(str output, floating[:, ::1] dz, const floating[:, ::1] out, truth,
                        weights=None):
     """dz = d(mean loss)/dz from the head's outputs: weights[i] * (out - truth) / n for
     every head here (each is its loss's canonical link; squared error: 2 (out - y) / n)."""
-    head = HEADS.lookup(output)
+    head = _head_and_truth(output, truth)
     if head.truth == "labels":
         _head_delta_checked(head.code, dz, out, truth, None, weights)
     else:
@@ -309,12 +340,13 @@ def _head_delta_checked(int code, floating[:, ::1] dz, const floating[:, ::1] ou
     cdef Py_ssize_t n = out.shape[0], k = out.shape[1]
     cdef int status
     _check_same(dz, out, "dz", "out")
+    name = _check_truth_slot(code, labels, target is not None, k)
     cdef const Py_ssize_t* lp = _labels_ptr(labels, n, k)
     cdef const floating* tp = _target_ptr(target, out)
     cdef const floating* w = _weights_ptr(weights, n)
     with nogil:
         status = _head_delta(code, &dz[0, 0], &out[0, 0], lp, tp, w, n, k, <floating>1 / n)
-    _check_status(status, "output", code)
+    _check_status(status, "output", name)
 
 
 cdef const Py_ssize_t* _labels_ptr(const Py_ssize_t[::1] labels, Py_ssize_t n,
@@ -329,7 +361,7 @@ cdef const floating* _target_ptr(const floating[:, ::1] target,
                                  const floating[:, ::1] like) except? NULL:
     if target is None:
         return NULL
-    _check_same(target, like, "truth", "the outputs")
+    _check_same(target, like, "truth", "z")
     return &target[0, 0]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from fastnet import _kernels as fast
 from fastnet import layers as fast_layers
-from fastnet.components import ACTIVATIONS, OPTIMIZERS
+from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 from fastnet.reference import kernels as ref
 from fastnet.reference import layers as ref_layers
 
@@ -329,6 +329,14 @@ def test_kernel_wrappers_check_shapes():
                                 np.zeros((2, 2)))
     with pytest.raises(ValueError, match="unknown output"):
         fast.head_output("hinge", np.zeros((2, 3)), np.zeros((2, 3)))
+    for head in HEADS.values():
+        # a missing truth would be read through NULL: refused before any work
+        with pytest.raises(TypeError, match="needs its truth"):
+            fast.head_loss_forward(head.name, np.zeros((2, 3)), np.zeros((2, 3)), None)
+        with pytest.raises(TypeError, match="needs its truth"):
+            fast.head_loss_backward(head.name, np.zeros((2, 3)), np.zeros((2, 3)), None)
+        with pytest.raises(ValueError, match="at least"):
+            fast.head_output(head.name, np.zeros((2, 0)), np.zeros((2, 0)))
     for name in ACTIVATIONS.names:
         with pytest.raises(ValueError, match="out has shape"):
             fast.activation_forward(name, np.zeros((3, 2)), x)
