@@ -272,19 +272,10 @@ def head_loss_forward(str output, floating[:, ::1] out, const floating[:, ::1] z
     """out = the head's outputs for z (n, k) (out may be z); returns the mean over rows
     of weights[i] * the row's loss against its truth: labels (n,) of class indices for
     a head whose truth is "labels", else values (n, k) (weights None: all 1)."""
-    head = _head_and_truth(output, truth)
+    head = HEADS.lookup(output)
     if head.truth == "labels":
         return _head_loss_checked(head.code, out, z, truth, None, weights)
     return _head_loss_checked(head.code, out, z, None, truth, weights)
-
-
-def _head_and_truth(str output, truth):
-    """The head named `output`, after checking that a truth was given."""
-    head = HEADS.lookup(output)
-    if truth is None:
-        raise TypeError(f"output={output!r} needs its truth: "
-                        f"{'labels (n,)' if head.truth == 'labels' else 'values (n, k)'}")
-    return head
 
 
 def _check_width(head, Py_ssize_t k):
@@ -317,8 +308,8 @@ def _check_truth_slot(int code, labels, bint has_target, Py_ssize_t k):
     if head is None:
         raise ValueError(f"output code {code} is not registered")
     if (labels is not None) != (head.truth == "labels") or has_target == (head.truth == "labels"):
-        raise TypeError(f"output={head.name!r} reads "
-                        f"{'labels' if head.truth == 'labels' else 'target values'} only")
+        raise TypeError(f"output={head.name!r} needs its truth, and only it: "
+                        f"{'labels (n,)' if head.truth == 'labels' else 'values (n, k)'}")
     _check_width(head, k)
     return head.name
 
@@ -327,7 +318,7 @@ def head_loss_backward(str output, floating[:, ::1] dz, const floating[:, ::1] o
                        weights=None):
     """dz = d(mean loss)/dz from the head's outputs: weights[i] * (out - truth) / n for
     every head here (each is its loss's canonical link; squared error: 2 (out - y) / n)."""
-    head = _head_and_truth(output, truth)
+    head = HEADS.lookup(output)
     if head.truth == "labels":
         _head_delta_checked(head.code, dz, out, truth, None, weights)
     else:
