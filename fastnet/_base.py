@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from fastnet import _format, _training
 from fastnet import _validation as check
-from fastnet._guards import ModelLock, check_fits_in_memory
+from fastnet._guards import ModelLock, check_training_memory
 from fastnet._params import init_params, layer_views, n_params, param_layout
 from fastnet._training import History  # noqa: F401  (re-exported: fit's return type)
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
@@ -86,10 +86,8 @@ class BaseMLP:
         self._guard = ModelLock()
         # Refuse before any work what cannot fit: the parameters, their gradients and
         # the optimizer's state buffers.
-        check_fits_in_memory((2 + len(self._optimizer.state)) * n_params(sizes)
-                             * self._dtype.itemsize,
-                             f"the parameters, gradients and optimizer state of layer_sizes "
-                             f"{sizes}")
+        check_training_memory(n_params(sizes), self._dtype, self._optimizer,
+                              f"layer_sizes {sizes}")
         self._rng = np.random.default_rng(seed)
         params = init_params(sizes, self._activations, self._rng, self._dtype)
         self._set_state(params, {name: np.zeros_like(params) for name in self._optimizer.state},
@@ -367,13 +365,13 @@ class BaseMLP:
         n = X.shape[0]
         epochs = check.check_positive_int("epochs", epochs)
         batch_size = min(check.check_positive_int("batch_size", batch_size), n)
-        optimizer, config = _training.configure(optimizer, dict(
+        config = _training.configure(optimizer, dict(
             learning_rate=learning_rate, lr_decay=lr_decay, momentum=momentum, l2=l2,
             nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), self._dtype)
         validation = _training.check_options(self, sampling, validation_data, callback)
         with self._guard.exclusive("fit"):
-            return _training.train(self, optimizer, config, X, truth, weights, epochs,
-                                   batch_size, sampling, validation, verbose, callback)
+            return _training.train(self, config, X, truth, weights, epochs, batch_size,
+                                   sampling, validation, verbose, callback)
 
     def export_c(self, path: Union[str, "os.PathLike[str]"],
                  name: Optional[str] = None) -> Tuple[str, str]:

@@ -78,10 +78,7 @@ def load(cls, path):
             raise ValueError(f"{path!r}: {name} has shape {arr.shape} and dtype {arr.dtype}, "
                              f"but layer_sizes {net.layer_sizes} in {net.dtype.name} need "
                              f"{expected}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{path!r}: {name} holds NaN or infinity")
-        if name in optimizer.nonnegative and (arr < 0).any():
-            raise ValueError(f"{path!r}: {name} holds negative values")
+        _check_values(arr, name, optimizer, f"{path!r}: {name}")
     net._rng = rng
     net._optimizer = optimizer
     net._set_state(np.ascontiguousarray(arrays["params"]),
@@ -135,9 +132,16 @@ def checked_state(net, state):
         if arrays[name].shape != net._params.shape:
             raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
                              f"{net._params.shape}")
-        if not np.isfinite(arrays[name]).all():
-            raise ValueError(f"state[{name!r}] holds NaN or infinity (in {net.dtype.name})")
-        if name in net._optimizer.nonnegative and (arrays[name] < 0).any():
-            raise ValueError(f"state[{name!r}] holds negative values")
+        _check_values(arrays[name], name, net._optimizer,
+                      f"state[{name!r}] (in {net.dtype.name})")
     updates = check.check_update_count("state['updates']", state.get("updates", net._updates))
     return arrays, updates
+
+
+def _check_values(arr, name, optimizer, label):
+    """The values a buffer (params or an optimizer state) may hold: finite, and
+    non-negative for the buffers the optimizer declares so (Adam's second moment)."""
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{label} holds NaN or infinity")
+    if name in optimizer.nonnegative and (arr < 0).any():
+        raise ValueError(f"{label} holds negative values")

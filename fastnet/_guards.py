@@ -26,6 +26,13 @@ def check_fits_in_memory(nbytes, what):
                           f"{limit / 2**30:.4g} GiB of memory")
 
 
+def check_training_memory(n_params, dtype, optimizer, what):
+    """MemoryError before any work when the parameters, their gradients and the
+    optimizer's state buffers (each n_params values of dtype) cannot fit."""
+    check_fits_in_memory((2 + len(optimizer.state)) * n_params * dtype.itemsize,
+                         f"the parameters, gradients and {optimizer.name} state of {what}")
+
+
 class ModelLock:
     """The lock of one model: ``reading()`` for reads, ``exclusive(what)`` for fit.
 

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from fastnet import _validation as check
-from fastnet._guards import check_fits_in_memory
+from fastnet._guards import check_training_memory
 from fastnet._progress import Progress
 from fastnet.components import OPTIMIZERS, check_in_dtype
 
@@ -73,7 +73,8 @@ FIT_DEFAULTS = dict(learning_rate=0.01, lr_decay=0.0, momentum=0.0, l2=0.0, nest
 
 
 def configure(optimizer, values, dtype):
-    """(registry entry, checked configuration) of the optimizer named `optimizer` from
+    """The checked configuration of the optimizer named `optimizer` (its registry
+    entry is ``OPTIMIZERS[config.name]``) from
     fit's keyword values, for a model of `dtype` (remembered: a loop of small fits,
     such as scikit-learn's epochs, asks for the same one every time)."""
     # The key holds each value's type: True == 1 == 1.0, but only 1.0 is a valid
@@ -95,10 +96,9 @@ def _configure(optimizer, values, dtype):
     if unknown:
         raise ValueError(f"unknown optimizer options {unknown}; expected some of "
                          f"{sorted(FIT_DEFAULTS)}")
-    entry = OPTIMIZERS.lookup(optimizer)
-    config = entry.configure(values, FIT_DEFAULTS)
+    config = OPTIMIZERS.lookup(optimizer).configure(values, FIT_DEFAULTS)
     check_in_dtype(config, dtype)
-    return entry, config
+    return config
 
 
 def check_options(net, sampling, validation_data, callback):
@@ -124,8 +124,8 @@ def take_up(net, optimizer):
     drives both lr_decay and Adam's bias correction). The caller holds the model."""
     if optimizer is net._optimizer:
         return
-    check_fits_in_memory((2 + len(optimizer.state)) * net._params.size * net.dtype.itemsize,
-                         f"the parameters, gradients and state of optimizer {optimizer.name!r}")
+    check_training_memory(net._params.size, net.dtype, optimizer,
+                          f"layer_sizes {net.layer_sizes}")
     net._optimizer = optimizer
     net._set_state(net._params, {name: np.zeros_like(net._params) for name in optimizer.state},
                    0)
@@ -138,12 +138,13 @@ def epoch_order(rng, n, sampling):
     return np.ascontiguousarray(order, dtype=np.intp)
 
 
-def train(net, optimizer, config, X, truth, weights, epochs, batch_size, sampling,
-          validation, verbose, callback):
-    """Epochs of ``net._train_steps`` with `optimizer` (taken up first, see take_up)
-    over checked data (see BaseMLP.fit); returns the History. The caller holds the
-    model exclusively."""
+def train(net, config, X, truth, weights, epochs, batch_size, sampling, validation,
+          verbose, callback):
+    """Epochs of ``net._train_steps`` with the optimizer of `config` (taken up first,
+    see take_up) over checked data (see BaseMLP.fit); returns the History. The caller
+    holds the model exclusively."""
     n = X.shape[0]
+    optimizer = OPTIMIZERS[config.name]
     metric_key = "val_" + net._head.metric
     history = History(loss=[], learning_rate=[], seconds=[])
     if validation is not None:
@@ -222,9 +223,10 @@ def finite_state(net):
 
 
 def diverged(net, snapshot, epoch, history):
-    """A step met a NaN or infinite loss: go back to the state at the start of the
-    epoch (every loss of the epoch before it was finite; the steps just before a
-    blow-up, though finite, are usually already huge) and raise."""
+    """A step met a NaN or infinite loss, or left NaN or infinity in the parameters or
+    the optimizer's state: go back to the state at the start of the epoch (all finite:
+    every chunk's end is checked; the steps just before a blow-up, though finite, are
+    usually already huge) and raise."""
     net._restore(snapshot, snapshot["updates"])
     err = FloatingPointError(
         f"training diverged in epoch {epoch + 1}: the loss, the parameters or the "

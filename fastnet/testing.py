@@ -9,7 +9,7 @@ import numpy as np
 
 from fastnet import _training
 from fastnet import _validation as check
-from fastnet.components import FAST_PATHS
+from fastnet.components import FAST_PATHS, OPTIMIZERS
 
 
 def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_paths=None,
@@ -50,7 +50,8 @@ def run_steps(net, X, y, order=None, batch_size=1, sample_weight=None, fast_path
     order = np.ascontiguousarray(order, dtype=np.intp)
     batch_size = min(check.check_positive_int("batch_size", batch_size), n)
     values = dict(_training.FIT_DEFAULTS, **hyperparameters)
-    entry, config = _training.configure(optimizer or net._optimizer.name, values, net.dtype)
+    config = _training.configure(optimizer or net._optimizer.name, values, net.dtype)
+    entry = OPTIMIZERS[config.name]
     allowed = entry.fast_paths(config)
     if fast_paths is not None:
         unknown = set(fast_paths) - set(FAST_PATHS)
