@@ -360,19 +360,19 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
     of updates done; the last eta used). A step whose loss is NaN or infinite is not
     taken and ends the call early: fewer updates than batches tells the caller.
     """
-    cdef Py_ssize_t n = order.shape[0], m = params.shape[0], b, start, rows
-    cdef Py_ssize_t step = t0           # the model's update count before each step
+    cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
+    cdef floating[::1] work = plan.work
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
+    cdef bint folded = "folded" in fast_paths
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
-    cdef fnet_truth batch
-    cdef double total = 0, eta = config.learning_rate, step_loss
-    cdef floating[::1] work = plan.work
     cdef fnet_optim cfg = _optim_struct(config)
     cdef fnet_epoch done
     cdef floating* state_ptrs[8]
     cdef int status = 0
-    cdef bint folded = "folded" in fast_paths
+    cdef double sums[2]
+    cdef Py_ssize_t steps = 0
+    cdef double eta = cfg.learning_rate
     _state_pointers(state, state_ptrs, m, cfg.code)
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
@@ -390,29 +390,124 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
             raise ValueError(f"optimizer {config.name!r} has no per-sample compiled loop")
         return done.loss, done.updates, done.last_eta
     with nogil:
-        for b in range((n + batch_size - 1) // batch_size):
-            start = b * batch_size
-            rows = min(batch_size, n - start)
-            batch = _load_rows(plan, &acts[0], &X[0, 0], &source, &order[0], start, rows)
-            _forward(plan, &params[0], &acts[0], rows)
-            step_loss = _loss_forward(plan, &acts[0], &batch, rows)
-            if not isfinite(step_loss):
-                break     # diverged: stop before this step; the caller decides
-            total += step_loss
-            eta = cfg.learning_rate / (1.0 + cfg.lr_decay * step)
-            if folded:
-                _backward_sgd(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch,
-                              rows, <floating>1 / rows, <floating>eta)
-            else:
-                # accumulate=False: every layer overwrites its gradients, no zeroing.
-                _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch, rows,
-                          <floating>1 / rows, False)
-                status = _optimizer_update(&cfg, &params[0], &grads[0], state_ptrs, m,
-                                           plan.n_weights, eta, step + 1)
-                if status != 0:
-                    break
-            step += 1
+        status = _minibatch_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
+                                  state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
+                                  t0, folded, False, 1, sums, &steps, &eta)
     if status != 0:
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
-    return total, step - t0, eta
+    return sums[0], steps, eta
+
+
+def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] grads,
+                        tuple state, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
+                        const floating[:, ::1] targets, const floating[::1] weights,
+                        const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
+                        double delta_factor=1):
+    """train_epoch's minibatch steps with scikit-learn's conventions (its MLP's
+    ``_backprop``), for fastnet.sklearn: each batch B minimises
+
+        (sum_{i in B} w_i loss_i + l2/2 ||W||^2) / sum_{i in B} w_i
+
+    (w_i = 1 without weights; config.l2 is scikit-learn's alpha), so the l2
+    coefficient of a step is l2 / (the batch's summed weight), and the gradient of
+    each row's loss is multiplied by delta_factor (0.5 makes fastnet's squared error
+    scikit-learn's half squared error). The step size is config.learning_rate (no
+    lr_decay); Adam's step numbers continue from t0.
+
+    Returns (data, penalty, updates, eta): summed over the batches,
+    rows/(summed weight) times the batch's summed weighted loss (data) and times
+    l2/2 ||W||^2 measured before its step (penalty), so that scikit-learn's epoch loss
+    is (head factor * data + penalty) / (rows visited). A step whose loss is NaN or
+    infinite is not taken and ends the call early, as in train_epoch.
+    """
+    cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
+    cdef floating[::1] acts = plan.acts
+    cdef floating[::1] deltas = plan.deltas
+    cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
+    cdef fnet_optim cfg = _optim_struct(config)
+    cdef floating* state_ptrs[8]
+    cdef int status = 0
+    cdef double sums[2]
+    cdef Py_ssize_t steps = 0
+    cdef double eta = cfg.learning_rate
+    _state_pointers(state, state_ptrs, m, cfg.code)
+    if batch_size > plan.capacity:
+        raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
+    if cfg.lr_decay != 0:
+        raise ValueError("scikit-learn's schedules change the learning rate between "
+                         "epochs; lr_decay must be 0")
+    with nogil:
+        status = _minibatch_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
+                                  state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
+                                  t0, False, True, delta_factor, sums, &steps, &eta)
+    if status != 0:
+        raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
+                         f"kernels")
+    return sums[0], sums[1], steps, eta
+
+
+cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating* grads,
+                          floating* acts, floating* deltas, floating** state, Py_ssize_t m, const floating* X,
+                          const fnet_truth* source, const Py_ssize_t* order, Py_ssize_t n,
+                          Py_ssize_t batch_size, Py_ssize_t t0, bint folded, bint sk,
+                          double delta_factor, double* sums, Py_ssize_t* steps,
+                          double* eta) noexcept nogil:
+    # The minibatch loop of train_epoch (sk False: fastnet's convention, the mean of
+    # the batch's weighted row losses, l2 on that mean) and of train_epoch_sklearn
+    # (sk True: see there). sums[0] receives the data loss, sums[1] the penalty
+    # (sk only); steps the updates done; eta the last step size. 0, or -1 for an
+    # optimizer the kernels do not implement.
+    cdef Py_ssize_t b, i, start, rows, step = t0
+    cdef const floating* w_rows = <const floating*>source.weights
+    cdef fnet_truth batch
+    cdef double step_loss, mass, per_row, alpha = cfg.l2, sq
+    cdef int status = 0
+    sums[0] = 0
+    sums[1] = 0
+    for b in range((n + batch_size - 1) // batch_size):
+        start = b * batch_size
+        rows = min(batch_size, n - start)
+        batch = _load_rows(plan, acts, X, source, order, start, rows)
+        _forward(plan, params, acts, rows)
+        step_loss = _loss_forward(plan, acts, &batch, rows)
+        if not isfinite(step_loss):
+            break     # diverged: stop before this step; the caller decides
+        if sk:
+            # the batch's summed weight (its rows without weights), as scikit-learn
+            mass = rows
+            if w_rows != NULL:
+                mass = 0
+                for i in range(rows):
+                    mass += (<const floating*>batch.weights)[i]
+            per_row = rows / mass
+            sums[0] += per_row * step_loss
+            if alpha != 0:
+                sq = 0
+                for i in range(plan.n_weights):
+                    sq += <double>params[i] * params[i]
+                sums[1] += per_row * (0.5 * alpha) * sq
+            cfg.l2 = alpha / mass
+            eta[0] = cfg.learning_rate
+            _backward(plan, params, grads, acts, deltas, &batch, rows,
+                      <floating>(delta_factor / mass), False)
+            status = _optimizer_update(cfg, params, grads, state, m, plan.n_weights,
+                                       eta[0], step + 1)
+        else:
+            sums[0] += step_loss
+            eta[0] = cfg.learning_rate / (1.0 + cfg.lr_decay * step)
+            if folded:
+                _backward_sgd(plan, params, grads, acts, deltas, &batch, rows,
+                              <floating>1 / rows, <floating>eta[0])
+            else:
+                # accumulate=False: every layer overwrites its gradients, no zeroing.
+                _backward(plan, params, grads, acts, deltas, &batch, rows,
+                          <floating>1 / rows, False)
+                status = _optimizer_update(cfg, params, grads, state, m, plan.n_weights,
+                                           eta[0], step + 1)
+        if status != 0:
+            break
+        step += 1
+    cfg.l2 = alpha
+    steps[0] = step - t0
+    return status

@@ -1,309 +1,883 @@
-"""scikit-learn estimators over fastnet's compiled networks (scikit-learn is an
-optional dependency: ``pip install scikit-learn``).
+"""scikit-learn's MLPClassifier and MLPRegressor, exactly, over fastnet's compiled
+kernels (scikit-learn is an optional dependency: ``pip install "fastnet[sklearn]"``).
 
-``MLPClassifier`` and ``MLPRegressor`` follow scikit-learn's conventions:
-get_params/set_params, fit/predict/score, partial_fit, classes_ of any label type,
-n_features_in_, warm_start, early_stopping (restoring the best weights), random_state
-and loss_curve_. They work inside Pipeline, cross_val_score and GridSearchCV; sample_weight in fit and partial_fit.
+Replace ``from sklearn.neural_network import MLPClassifier, MLPRegressor`` by
+``from fastnet.sklearn import MLPClassifier, MLPRegressor`` and the same code trains
+the same model: the constructor, its defaults and its validation are scikit-learn's;
+the fitted attributes (``coefs_[i]`` of shape (fan_in, fan_out), ``intercepts_``,
+``loss_``, ``loss_curve_``, ``n_iter_``, ``t_``, ...) mean what they mean there; with
+the same ``random_state``, in float64, the training trajectory is scikit-learn's
+(initial weights, use of the random state, batches, loss conventions, optimizer
+arithmetic, schedules and stopping rules) up to floating-point rounding.
+
+What is fastnet's here is only where the arithmetic runs: each epoch is one call into
+compiled code (``fastnet._train.train_epoch_sklearn``) over one flat parameter buffer,
+and L-BFGS evaluates the loss and gradient with the compiled passes.
+
+scikit-learn's conventions differ from ``fastnet.MLP.fit``'s (the lecture's): the
+squared error is halved, and each batch minimises ``(sum_i w_i loss_i + alpha/2
+||W||^2) / sum_i w_i``, so the l2 penalty is divided by the batch's size; fastnet.MLP
+puts ``l2/2 ||W||^2`` on the mean loss.
+
+Extra keyword arguments, all defaulting to scikit-learn's behaviour:
+
+``dtype`` (None)
+    The model's float type; None follows X as scikit-learn does (float32 input
+    trains in float32, anything else in float64).
+``sampling`` ("shuffle")
+    "uniform" visits n rows drawn with replacement each epoch (the lecture's
+    sampling) instead of scikit-learn's permutation.
+``standardize_y`` (False, MLPRegressor only)
+    Train on targets standardised per output (from the first fit) and predict in
+    the original units; ``loss_curve_`` is then in standardised units.
 """
+import contextlib
 import numbers
 import warnings
 
 import numpy as np
+import scipy.optimize
+import scipy.sparse
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, column_or_1d
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
+                                          unique_labels)
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+    # scikit-learn's parameter validation, so that a bad parameter gets its
+    # InvalidParameterError with its message (private modules, public behaviour).
+    from sklearn.base import _fit_context
+    from sklearn.utils._param_validation import Interval, Options, StrOptions
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
-    raise ImportError("fastnet.sklearn needs scikit-learn: pip install scikit-learn") from exc
-
-try:  # scikit-learn >= 1.6
-    from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # pragma: no cover - older scikit-learn
-    def _validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
+    raise ImportError('fastnet.sklearn needs scikit-learn >= 1.6: pip install '
+                      '"fastnet[sklearn]"') from exc
 
 import fastnet
-from fastnet.components import HEADS
+from fastnet import _train
+from fastnet._threads import limit_blas_threads
+from fastnet._training import configure
+from fastnet.components import OPTIMIZERS
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# scikit-learn's names of the hidden activations -> fastnet's
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+# scikit-learn's output activation (out_activation_) -> (fastnet head, factor on the
+# gradient of fastnet's row loss, factor on the reported loss given the number of
+# outputs k). scikit-learn's squared error is half the mean over rows AND outputs,
+# while its gradient is (prediction - target) / rows, not divided by k.
+_OUTPUTS = {
+    "softmax": ("softmax", 1.0, lambda k: 1.0),
+    "logistic": ("logistic", 1.0, lambda k: 1.0),
+    "identity": ("linear", 0.5, lambda k: 0.5 / k),
+}
+
+# Epochs whose largest product (batch rows x layer inputs x layer outputs) is below
+# this many multiply-adds run with one BLAS thread (as fastnet.MLP.fit, see
+# fastnet/network.py).
+_ONE_THREAD_BELOW = 1_000_000
 
 
-class _FastnetMLP(BaseEstimator):
-    """Shared machinery of MLPClassifier and MLPRegressor."""
+class _StochasticSolver:
+    """scikit-learn's SGDOptimizer / AdamOptimizer over fastnet's flat buffers: the
+    current learning rate, the state buffers (velocity, or Adam's moments) and the
+    update count (Adam's t). The arithmetic of a step is fastnet's compiled
+    optimizer (fastnet.components.OPTIMIZERS), the schedule is scikit-learn's."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, learning_rate=0.001,
-                 lr_decay=0.0, momentum=0.9, alpha=0.0, batch_size=32, max_iter=200,
-                 sampling="shuffle", tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, warm_start=False, random_state=None,
-                 dtype="float64", verbose=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.lr_decay = lr_decay
-        self.momentum = momentum
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.sampling = sampling
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.dtype = dtype
-        self.verbose = verbose
-
-    # -- hooks for the two estimators -------------------------------------------
-    _output = None
-
-    def _encode(self, y, first, classes=None):   # targets -> what fastnet.MLP.fit takes
-        raise NotImplementedError
-
-    def _n_outputs(self):
-        raise NotImplementedError
-
-    # -- training -----------------------------------------------------------------
-    def _hidden(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0
-               for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got "
-                             f"{self.hidden_layer_sizes!r}")
-        return sizes
-
-    def _new_network(self, n_features):
-        seed = check_random_state(self.random_state).randint(2 ** 31 - 1)
-        self.net_ = fastnet.MLP([n_features] + self._hidden() + [self._n_outputs()],
-                                activation=self.activation, output=self._output,
-                                dtype=self.dtype, seed=int(seed))
-
-    def _fit_args(self, n):
-        return dict(batch_size=min(self.batch_size, n), learning_rate=self.learning_rate,
-                    lr_decay=self.lr_decay, momentum=self.momentum, l2=self.alpha,
-                    sampling=self.sampling)
-
-    def _check_params(self):
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) \
-                or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got "
-                             f"{self.validation_fraction!r}")
-
-    def _fit(self, X, y, incremental, sample_weight=None, classes=None):
-        self._check_params()
-        first = not (incremental or self.warm_start) or not hasattr(self, "net_")
-        classifier = HEADS[self._output].classifier
-        X, y = _validate_data(self, X, y, reset=first, multi_output=not classifier,
-                              y_numeric=not classifier, dtype=[np.float64, np.float32])
-        target = self._encode(y, first, classes)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if first:
-            self._new_network(X.shape[1])
-            self.loss_curve_, self.n_iter_, self.best_loss_ = [], 0, np.inf
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_validation_score_ = -np.inf if self.early_stopping else None
-        if incremental:
-            history = self.net_.fit(X, target, epochs=1, verbose=self.verbose,
-                                    sample_weight=sample_weight, **self._fit_args(len(X)))
-            self.loss_curve_.append(history["loss"][0])
-            self.n_iter_ += 1
-            return self
-        validation = None
-        if self.early_stopping:
-            stratify = target if classifier else None
-            seed = check_random_state(self.random_state).randint(2 ** 31 - 1)
-            parts = [X, target] + ([] if sample_weight is None else [sample_weight])
-            try:
-                split = train_test_split(*parts, test_size=self.validation_fraction,
-                                         stratify=stratify, random_state=seed)
-            except ValueError:   # too few samples of a class to stratify
-                split = train_test_split(*parts, test_size=self.validation_fraction,
-                                         random_state=seed)
-            X, Xv, target, yv = split[:4]
-            sample_weight = None if sample_weight is None else split[4]
-            validation = (Xv, yv)
-        best_state, stall = None, 0
-        for _ in range(self.max_iter):
-            history = self.net_.fit(X, target, epochs=1, verbose=self.verbose,
-                                    sample_weight=sample_weight, **self._fit_args(len(X)))
-            loss = history["loss"][0]
-            self.loss_curve_.append(loss)
-            self.n_iter_ += 1
-            if validation is not None:
-                score = self.net_.score(*validation)
-                self.validation_scores_.append(score)
-                improved = score > self.best_validation_score_ + self.tol
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_state = self.net_.state_dict()
-            else:
-                improved = loss < self.best_loss_ - self.tol
-            self.best_loss_ = min(self.best_loss_, loss)
-            stall = 0 if improved else stall + 1
-            if stall >= self.n_iter_no_change:
-                break
+    def __init__(self, est, params):
+        self.name = est.solver
+        self.learning_rate_init = est.learning_rate_init
+        self.learning_rate = float(est.learning_rate_init)
+        self.lr_schedule = est.learning_rate if self.name == "sgd" else "constant"
+        self.power_t = est.power_t
+        self.state = tuple(np.zeros_like(params) for _ in OPTIMIZERS[self.name].state)
+        self.updates = 0
+        if self.name == "sgd":
+            self._values = dict(momentum=float(est.momentum),
+                                nesterov=bool(est.nesterovs_momentum), l2=float(est.alpha))
         else:
-            warnings.warn(f"fastnet: max_iter={self.max_iter} reached before the "
-                          f"{'validation score' if validation else 'loss'} stopped "
-                          f"improving", ConvergenceWarning)
-        if best_state is not None:          # early stopping: keep the best epoch's weights
-            self.net_.load_state_dict(best_state)
+            self._values = dict(beta_1=float(est.beta_1), beta_2=float(est.beta_2),
+                                epsilon=float(est.epsilon), l2=float(est.alpha))
+
+    def config(self, dtype):
+        return configure(self.name, dict(self._values, learning_rate=self.learning_rate),
+                         dtype)
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share (scikit-learn's
+    BaseMultilayerPerceptron, over a fastnet.MLP ``net_``)."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+        # fastnet's own
+        "dtype": [None, StrOptions({"float32", "float64"}), type],
+        "sampling": [StrOptions({"shuffle", "uniform"})],
+    }
+
+    # -- the fitted model: scikit-learn's attributes as views of net_'s buffer -------
+    @property
+    def coefs_(self):
+        """list of (fan_in, fan_out) arrays: views of the model's weights (writable)."""
+        return [W.T for W in self._net().weights]
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign(self._net().weights, values, "coefs_", transpose=True)
+
+    @property
+    def intercepts_(self):
+        """list of (fan_out,) arrays: views of the model's biases (writable)."""
+        return list(self._net().biases)
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign(self._net().biases, values, "intercepts_", transpose=False)
+
+    def _net(self):
+        try:
+            return self.__dict__["net_"]
+        except KeyError:
+            raise AttributeError("the model is not fitted yet: no coefs_ or "
+                                 "intercepts_") from None
+
+    @staticmethod
+    def _assign(views, values, name, transpose):
+        values = list(values)
+        if len(values) != len(views):
+            raise ValueError(f"{name} needs {len(views)} arrays, got {len(values)}")
+        for view, value in zip(views, values):
+            value = np.asarray(value)
+            value = value.T if transpose else value
+            if value.shape != view.shape:
+                raise ValueError(f"{name}: expected shapes "
+                                 f"{[v.T.shape if transpose else v.shape for v in views]}, "
+                                 f"got {[np.shape(v) for v in values]}")
+        for view, value in zip(views, values):
+            view[...] = np.asarray(value).T if transpose else value
+
+    # -- set-up ------------------------------------------------------------------------
+    def _hidden(self):
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden)
+        return hidden
+
+    def _model_dtype(self, X):
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return np.dtype(X.dtype)
+
+    def _initialize(self, y, layer_units, dtype):
+        """scikit-learn's _initialize: attributes, and the initial weights drawn from
+        self._random_state in its order (per layer: weights (fan_in, fan_out), then
+        intercepts; Glorot-uniform bounds, factor 2 for logistic)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        head = _OUTPUTS[self.out_activation_][0]
+        net = fastnet.MLP(layer_units, activation=_ACTIVATIONS[self.activation], output=head,
+                          dtype=dtype, seed=0)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b, fan_in, fan_out in zip(net.weights, net.biases, layer_units,
+                                         layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = self._random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(
+                dtype, copy=False).T
+            b[...] = self._random_state.uniform(-bound, bound, fan_out).astype(dtype,
+                                                                            copy=False)
+        self.net_ = net
+        self._best_params = net.parameters.copy()
+        self.__dict__.pop("_optimizer", None)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self._hidden()
+        first_pass = "net_" not in self.__dict__ or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        layer_units = [X.shape[1]] + hidden + [y.shape[1]]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, self._model_dtype(X))
+        elif list(self.net_.layer_sizes) != layer_units:
+            raise ValueError(f"the model has layer sizes {self.net_.layer_sizes}; this data "
+                             f"and hidden_layer_sizes need {layer_units}")
+        self.n_outputs_ = y.shape[1]
+        X = self._dense(X)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=self.net_.dtype)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(X, y, sample_weight)
+        if not np.isfinite(self.net_.parameters).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                             " contain large values and need to be preprocessed.")
         return self
 
+    def _dense(self, X):
+        """X as the compiled kernels take it: dense, C-contiguous, the model's dtype."""
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self.net_.dtype)
+
+    def _truth(self, y):
+        """Targets (n, k) as the model's head takes them (labels, indicators or
+        targets of the model's dtype)."""
+        if self.out_activation_ == "softmax":
+            return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.intp)
+        return np.ascontiguousarray(y, dtype=self.net_.dtype)
+
+    def _split(self, truth):
+        return (truth, None) if truth.dtype == np.intp else (None, truth)
+
+    def _threads(self, batch_size):
+        sizes = self.net_.layer_sizes
+        work = batch_size * max(a * b for a, b in zip(sizes, sizes[1:]))
+        return limit_blas_threads(1) if work < _ONE_THREAD_BELOW else contextlib.nullcontext()
+
+    # -- stochastic solvers ---------------------------------------------------------
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
+        net = self.net_
+        if not incremental or "_optimizer" not in self.__dict__:
+            self._optimizer = _StochasticSolver(self, net.parameters)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # scikit-learn's split: stratified on the (binarized) targets when there is
+            # one output column (binary classification), by the same random state
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            stratify = y if should_stratify else None
+            parts = [X, y] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(*parts, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, y_train, y_val = split[:4]
+            sample_weight_train, sample_weight_val = (split[4:] if sample_weight is not None
+                                                      else (None, None))
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            X_train = np.ascontiguousarray(X_train)
+            y_val = self._decode(y_val)
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val = y_val = sample_weight_val = None
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than "
+                              "sample size. It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        labels, targets = self._split(self._truth(y_train))
+        plan = net._plan(batch_size)
+        params, grads = net._params, net._grads
+        opt = self._optimizer
+        delta_factor, report = _OUTPUTS[self.out_activation_][1:]
+        report = report(self.n_outputs_)
+        sample_idx = np.arange(n_samples, dtype=np.intp)
+        rs = self._random_state
+        try:
+            with self._threads(batch_size):
+                self.n_iter_ = 0
+                for it in range(self.max_iter):
+                    if self.sampling == "uniform":
+                        sample_idx = np.ascontiguousarray(rs.randint(0, n_samples, n_samples),
+                                                          dtype=np.intp)
+                    elif self.shuffle:
+                        # scikit-learn's utils.shuffle(sample_idx, random_state=rs)
+                        perm = np.arange(n_samples)
+                        rs.shuffle(perm)
+                        sample_idx = sample_idx[perm]
+                    data, penalty, updates, _ = _train.train_epoch_sklearn(
+                        plan, opt.config(net.dtype), params, grads, opt.state, X_train,
+                        labels, targets, sample_weight_train, sample_idx, batch_size,
+                        opt.updates, delta_factor)
+                    opt.updates += updates
+                    if updates < -(-n_samples // batch_size):   # a NaN or infinite loss
+                        raise ValueError("Solver produced non-finite parameter weights. The "
+                                         "input data may contain large values and need to "
+                                         "be preprocessed.")
+                    self.n_iter_ += 1
+                    self.loss_ = (report * data + penalty) / n_samples
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    self._update_no_improvement_count(early_stopping, X_val, y_val,
+                                                      sample_weight_val)
+                    opt.iteration_ends(self.t_)
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if early_stopping:
+                            msg = ("Validation score did not improve more than "
+                                   "tol=%f for %d consecutive epochs."
+                                   % (self.tol, self.n_iter_no_change))
+                        else:
+                            msg = ("Training loss did not improve more than tol=%f"
+                                   " for %d consecutive epochs."
+                                   % (self.tol, self.n_iter_no_change))
+                        if opt.trigger_stopping(msg, self.verbose):
+                            break
+                        self._no_improvement_count = 0
+                    if incremental:
+                        break
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) "
+                                      "reached and the optimization hasn't converged yet."
+                                      % self.max_iter, ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:      # restore the best weights
+            params[...] = self._best_params
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        if early_stopping:
+            val_score = self._score_dense(X, y, sample_weight)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_params[...] = self.net_.parameters
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # -- L-BFGS ------------------------------------------------------------------------
+    def _fit_lbfgs(self, X, y, sample_weight):
+        """scipy's L-BFGS-B on scikit-learn's full-batch objective, evaluated by the
+        compiled passes; the parameter vector is in scikit-learn's packing (each
+        coefs_[i] raveled, then each intercepts_[i]) so that the optimizer sees the
+        same coordinates."""
+        net = self.net_
+        params, grads = net._params, net._grads
+        order = self._packing()
+        n = X.shape[0]
+        mass = float(n if sample_weight is None else sample_weight.sum())
+        n_weights = net._n_weights
+        delta_factor, report = _OUTPUTS[self.out_activation_][1:]
+        report = report(self.n_outputs_)
+        labels, targets = self._split(self._truth(y))
+        plan = net._chunk_plan()
+        alpha = self.alpha
+
+        def loss_grad(packed):
+            params[order] = packed
+            grads[...] = 0
+            mean = _train.loss_and_gradients(plan, params, grads, X, labels, targets,
+                                             sample_weight)
+            W = params[:n_weights]
+            sq = float(np.dot(W, W))
+            loss = report * mean * n / mass + 0.5 * alpha * sq / mass
+            np.multiply(grads, delta_factor * n / mass, out=grads)
+            grads[:n_weights] += (alpha / mass) * W
+            return loss, grads[order].astype(np.float64)
+
+        opt_res = scipy.optimize.minimize(
+            loss_grad, params[order].astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        self.n_iter_ = _lbfgs_iterations(opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        params[order] = opt_res.x
+
+    def _packing(self):
+        """Indices into net_'s flat buffer in scikit-learn's packed order."""
+        net = self.net_
+        sizes = net.layer_sizes
+        parts = [net._w_off[l] + np.arange(sizes[l] * sizes[l + 1]).reshape(
+                 sizes[l + 1], sizes[l]).T.ravel() for l in range(len(sizes) - 1)]
+        parts.append(np.arange(net._n_weights, net.n_params))
+        return np.concatenate(parts)
+
+    # -- prediction --------------------------------------------------------------------
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return self.net_._forward(self._dense(X))
+
+    def _score_dense(self, X, y, sample_weight):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic"
+                                 " optimizers. %s is not stochastic." % self.solver)
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Train from scratch (or from the current weights with warm_start).
+        """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (sparse input is densified for the compiled kernels).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), optional
-            Each sample's loss is multiplied by its weight.
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
 
         Returns
         -------
-        self
+        self : object
+            Returns a trained MLP model.
         """
-        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
-
-    def _predict_raw(self, X):
-        check_is_fitted(self, "net_")
-        X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.net_.forward(X)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
+        tags.input_tags.sparse = True
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _FastnetMLP):
-    """Multilayer perceptron classifier trained by fastnet's compiled SGD.
+def _lbfgs_iterations(result, max_iter):
+    """scikit-learn's reading of scipy's result: the iteration count, and a
+    ConvergenceWarning when L-BFGS stopped for another reason than convergence."""
+    try:
+        from sklearn.utils.optimize import _check_optimize_result
+    except ImportError:  # pragma: no cover - a scikit-learn without it
+        return min(result.nit, max_iter)
+    return _check_optimize_result("lbfgs", result, max_iter)
+
+
+_SHARED_PARAMS_DOC = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element represents the number of neurons in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function for the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    alpha : float, default=0.0001
+        Strength of the L2 regularization term, divided by the sample size (the
+        batch's summed sample weight) when added to the loss.
+    batch_size : int or 'auto', default='auto'
+        'auto' is min(200, n_samples); ignored by lbfgs.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of sgd: invscaling sets learning_rate_init / (t + 1) ** power_t
+        after each epoch (t samples seen); adaptive divides by 5 when the loss (or
+        validation score) stalls.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Epochs (sgd, adam) or iterations (lbfgs) at most.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, the early-stopping split and the per-epoch shuffle, drawn
+        as scikit-learn draws them.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Prints "Iteration N, loss = ..." after each epoch, as scikit-learn.
+    warm_start : bool, default=False
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's.
+    n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        lbfgs's maximum number of loss evaluations.
+    dtype : {None, 'float32', 'float64'}, default=None
+        fastnet's: the model's float type; None follows X (float32 stays float32).
+    sampling : {'shuffle', 'uniform'}, default='shuffle'
+        fastnet's: 'uniform' draws each epoch's rows with replacement (the lecture's
+        sampling) instead of scikit-learn's permutation (shuffle=True) or order
+        (shuffle=False).
+"""
+
+_SHARED_ATTRS_DOC = """
+    loss_ : float
+    best_loss_ : float or None
+    loss_curve_ : list of float
+    validation_scores_, best_validation_score_ : list, float or None
+    t_ : int
+        Training samples seen.
+    coefs_ : list of ndarray of shape (fan_in, fan_out)
+        Views of the model's weights.
+    intercepts_ : list of ndarray of shape (fan_out,)
+    n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_
+    out_activation_ : str
+    net_ : fastnet.MLP
+        The compiled network itself (save, export_c, forward).
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = ("""Multi-layer perceptron classifier: scikit-learn's MLPClassifier, trained
+    by fastnet's compiled kernels.
+
+    The output layer is a softmax over the classes (multiclass), or one logistic unit
+    per column (binary: one unit; multilabel indicator targets).
+
+    Parameters
+    ----------""" + _SHARED_PARAMS_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray""" + _SHARED_ATTRS_DOC)
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, sampling="shuffle"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.sampling = sampling
+
+    loss = "log_loss"     # scikit-learn's (a fixed attribute of its classifier)
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # scikit-learn's rules: a fresh fit (re)defines classes_; warm_start needs the
+        # same classes; partial_fit only known ones.
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. "
+                                 f"`self.classes_` has {self.classes_}. 'y' has {classes}.")
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def _decode(self, y):
+        return self._label_binarizer.inverse_transform(y)
+
+    _score_function = staticmethod(accuracy_score)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray, shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_dense(X, y, sample_weight)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single iteration over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """Log of predict_proba.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            Columns in the order of classes_.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = ("""Multi-layer perceptron regressor: scikit-learn's MLPRegressor (half
+    squared error, identity output), trained by fastnet's compiled kernels.
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default (100,)
-    activation : {"relu", "tanh", "sigmoid", "identity"} or list, default "relu"
-    learning_rate, lr_decay, momentum : float
-        SGD step eta_t = learning_rate / (1 + lr_decay t), with momentum.
-    alpha : float, default 0.0
-        l2 penalty (alpha/2 ||W||^2 over the weights).
-    batch_size : int, default 32
-    max_iter : int, default 200
-        Epochs at most.
-    sampling : {"shuffle", "uniform"}
-    tol, n_iter_no_change : float, int
-        Stop when the training loss (or, with early_stopping, the validation accuracy)
-        has not improved by tol for n_iter_no_change epochs.
-    early_stopping : bool, default False
-        Hold out validation_fraction of the data (stratified) and keep the weights of the
-        epoch with the best validation accuracy.
-    validation_fraction : float, default 0.1
-    warm_start : bool, default False
-    random_state : int, RandomState or None
-    dtype : {"float64", "float32"}
-    verbose : bool
+    loss : {'squared_error'}, default='squared_error'
+        scikit-learn's 'poisson' is not implemented yet (ValueError).""" + _SHARED_PARAMS_DOC
+               + """    standardize_y : bool, default=False
+        fastnet's: train on targets standardised per output (mean and standard
+        deviation of the first fit's y) and predict in the original units;
+        loss_curve_ is then in standardised units.
 
     Attributes
-    ----------
-    classes_, n_features_in_, net_ (the fastnet.MLP), loss_curve_, n_iter_,
-    best_loss_, validation_scores_, best_validation_score_
-    """
+    ----------""" + _SHARED_ATTRS_DOC)
 
-    _output = "softmax"
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+        "standardize_y": ["boolean"],
+    }
 
-    def _n_outputs(self):
-        return max(len(self.classes_), 2)
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, sampling="shuffle", standardize_y=False):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.sampling = sampling
+        self.standardize_y = standardize_y
 
-    def _encode(self, y, first, classes=None):
-        check_classification_targets(y)
-        if first:   # partial_fit names all classes up front; fit takes them from y
-            self.classes_ = np.unique(y if classes is None else classes)
-        if len(self.classes_) < 2:
-            raise ValueError(f"MLPClassifier needs samples of at least 2 classes; got one "
-                             f"class: {self.classes_[0]!r}")
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.clip(codes, 0, len(self.classes_) - 1)
-        if not np.array_equal(self.classes_[codes], y):
-            unknown = np.setdiff1d(np.unique(y), self.classes_)
-            raise ValueError(f"y holds labels not in classes_: {unknown[:5]!r}")
-        return codes
+    def _out_activation(self):
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' (scikit-learn's exp output with half Poisson "
+                             "deviance) is not implemented by fastnet yet; use "
+                             "loss='squared_error' or sklearn.neural_network.MLPRegressor")
+        return "identity"
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y); the first call must name all classes.
-
-        Returns
-        -------
-        self
-        """
-        if not hasattr(self, "net_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit")
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes {classes!r} differ from the first call's {self.classes_!r}")
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight, classes=classes)
-
-    def predict_proba(self, X):
-        """Class probabilities, columns in the order of classes_."""
-        return self._predict_raw(X)
-
-    def predict(self, X):
-        """Predicted labels (from classes_)."""
-        proba = self._predict_raw(X)          # raises NotFittedError first when unfitted
-        return self.classes_[np.argmax(proba, axis=1)]
-
-
-class MLPRegressor(RegressorMixin, _FastnetMLP):
-    """Multilayer perceptron regressor (linear output, squared error) trained by
-    fastnet's compiled SGD. Parameters and attributes as MLPClassifier's, without
-    classes_; early stopping watches the validation R^2.
-
-    The targets are standardised for training (per output, mean 0 and standard
-    deviation 1, from the first fit): plain SGD on raw targets of size 100 diverges
-    at any usable step size. Predictions come back in the original units, and
-    loss_curve_ is in standardised units.
-    """
-
-    _output = "linear"
-
-    def _n_outputs(self):
-        return self.n_outputs_
-
-    def _encode(self, y, first, classes=None):
-        y = np.asarray(y, dtype=np.float64)
-        if first:
-            self._y_1d = y.ndim == 1
-            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.standardize_y:
             y2 = y.reshape(len(y), -1)
-            self._y_mean = y2.mean(axis=0)
-            std = y2.std(axis=0)
-            self._y_scale = np.where(std > 0, std, 1.0)
-        return (y.reshape(len(y), -1) - self._y_mean) / self._y_scale
+            if reset or "_y_mean" not in self.__dict__:
+                std = y2.std(axis=0)
+                self._y_mean, self._y_scale = y2.mean(axis=0), np.where(std > 0, std, 1.0)
+            y = ((y2 - self._y_mean) / self._y_scale).reshape(y.shape)
+        else:
+            self.__dict__.pop("_y_mean", None)
+            self.__dict__.pop("_y_scale", None)
+        return X, y
 
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y).
+    def _decode(self, y):
+        if "_y_mean" in self.__dict__:
+            y = y * self._y_scale + self._y_mean
+        return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+
+    _score_function = staticmethod(r2_score)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
-        self
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+        check_is_fitted(self)
+        return self._predict(X)
 
-    def predict(self, X):
-        """Predicted targets, shape (n,) when fitted on 1-D y."""
-        out = self._predict_raw(X) * self._y_scale + self._y_mean
-        return out[:, 0] if self._y_1d else out
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if "_y_mean" in self.__dict__:
+            y_pred = y_pred * self._y_scale + self._y_mean
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+    def _score(self, X, y, sample_weight=None):
+        return self._score_dense(X, y, sample_weight)
 
+    @available_if(lambda est: est._check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single iteration over the given data.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
