@@ -21,11 +21,11 @@ def main(address=None, quick=False):
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     grid = {"hidden_layer_sizes": [(32,), (64,), (64, 64)],
-            "learning_rate": [0.003, 0.01, 0.03],
-            "batch_size": [1, 16]}
+            "learning_rate_init": [0.001, 0.003, 0.01],
+            "alpha": [1e-4, 1e-2]}
     if quick:
         X, y = X[:300], y[:300]
-        grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate": [0.01]}
+        grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate_init": [0.01]}
     cluster = None
     if address is None:        # no scheduler given: start one here, with worker processes
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

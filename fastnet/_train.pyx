@@ -309,20 +309,25 @@ cdef inline const void* _ptr1(const floating[::1] a):
 
 def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
                        const floating[:, ::1] X, const Py_ssize_t[::1] labels,
-                       const floating[:, ::1] targets, const floating[::1] weights=None):
+                       const floating[:, ::1] targets, const floating[::1] weights=None,
+                       floating[:, ::1] outputs=None):
     """Mean loss over the rows of X; ADDS its gradient into grads unless grads is None.
 
     labels (classification heads) or targets (regression heads) is given; weights
     (optional) multiplies each row's loss. The rows go through the plan's workspace in
     chunks of plan.capacity, each chunk's gradient scaled by 1 / (all rows), so memory
-    stays bounded whatever the number of rows.
+    stays bounded whatever the number of rows. outputs (n, k), when given, receives
+    the head's outputs of every row (what forward returns) on the way.
     """
-    cdef Py_ssize_t n = X.shape[0], b, start, rows
+    cdef Py_ssize_t n = X.shape[0], b, start, rows, k = plan.sizes[plan.n_layers]
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
+    cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[plan.n_layers]
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
     cdef fnet_truth batch
     cdef double total = 0
+    if outputs is not None and (outputs.shape[0] != n or outputs.shape[1] != k):
+        raise ValueError(f"outputs must have shape ({n}, {k})")
     with nogil:
         for b in range((n + plan.capacity - 1) // plan.capacity):
             start = b * plan.capacity
@@ -330,6 +335,8 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
             batch = _load_rows(plan, &acts[0], &X[0, 0], &source, NULL, start, rows)
             _forward(plan, &params[0], &acts[0], rows)
             total += _loss_forward(plan, &acts[0], &batch, rows)
+            if outputs is not None:
+                memcpy(&outputs[start, 0], out_layer, rows * k * sizeof(floating))
             if grads is not None:
                 _backward(plan, &params[0], &grads[0], &acts[0], &deltas[0], &batch, rows,
                           <floating>1 / n, True)

@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+from scipy.special import xlogy
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -396,8 +397,13 @@ class _BaseMLP(BaseEstimator):
                                       % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if early_stopping:      # restore the best weights
-            params[...] = self._best_params
+        if early_stopping:
+            # restore the best weights. In scikit-learn coefs_ then IS _best_coefs, so
+            # a later warm fit trains the best weights in place: None says "the best
+            # are the current ones" until an improvement copies them again.
+            if self._best_params is not None:
+                params[...] = self._best_params
+            self._best_params = None
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         if early_stopping:
@@ -412,7 +418,7 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if last_valid_score > self.best_validation_score_:
                 self.best_validation_score_ = last_valid_score
-                self._best_params[...] = self.net_.parameters
+                self._best_params = self.net_.parameters.copy()
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -433,20 +439,22 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         mass = float(n if sample_weight is None else sample_weight.sum())
         n_weights = net._n_weights
-        delta_factor, report = _OUTPUTS[self.out_activation_][1:]
-        report = report(self.n_outputs_)
+        delta_factor = _OUTPUTS[self.out_activation_][1]
         labels, targets = self._split(self._truth(y))
         plan = net._chunk_plan()
         alpha = self.alpha
+        outputs = np.empty((n, self.n_outputs_), dtype=net.dtype)
 
         def loss_grad(packed):
             params[order] = packed
             grads[...] = 0
-            mean = _train.loss_and_gradients(plan, params, grads, X, labels, targets,
-                                             sample_weight)
+            _train.loss_and_gradients(plan, params, grads, X, labels, targets, sample_weight,
+                                      outputs)
             W = params[:n_weights]
-            sq = float(np.dot(W, W))
-            loss = report * mean * n / mass + 0.5 * alpha * sq / mass
+            # the value as scikit-learn computes it (L-BFGS's line search compares
+            # values: near saturation its clipped log loss differs from the exact one)
+            loss = _sklearn_loss(self.out_activation_, y, outputs, sample_weight)
+            loss += 0.5 * alpha * float(np.dot(W, W)) / mass
             np.multiply(grads, delta_factor * n / mass, out=grads)
             grads[:n_weights] += (alpha / mass) * W
             return loss, grads[order].astype(np.float64)
@@ -510,6 +518,21 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _sklearn_loss(out_activation, y, prob, sample_weight):
+    """scikit-learn's loss of outputs `prob` against its 2-D targets y (binarized for
+    classifiers), in its arithmetic: log losses of probabilities clipped to
+    [eps, 1 - eps], the mean of half squared errors over rows and outputs."""
+    if out_activation == "identity":
+        return 0.5 * np.average((y - prob) ** 2, weights=sample_weight, axis=0).mean()
+    eps = np.finfo(prob.dtype).eps
+    prob = np.clip(prob, eps, 1 - eps)
+    if out_activation == "softmax":
+        terms = xlogy(y, prob)
+    else:
+        terms = xlogy(y, prob) + xlogy(1 - y, 1 - prob)
+    return -np.average(terms, weights=sample_weight, axis=0).sum()
 
 
 def _lbfgs_iterations(result, max_iter):
