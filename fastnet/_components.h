@@ -51,12 +51,13 @@ typedef enum {
 
 /* Output heads: the output transform and its loss. Every head here is canonical for
  * its loss (softmax + cross-entropy, identity + squared error, element-wise sigmoid +
- * binary cross-entropy), so the delta at the
+ * binary cross-entropy, exp + Poisson deviance), so the delta at the
  * output pre-activation is written from the transformed output alone. */
 typedef enum {
     FNET_OUT_SOFTMAX = 0,
     FNET_OUT_LINEAR = 1,
-    FNET_OUT_LOGISTIC = 2
+    FNET_OUT_LOGISTIC = 2,
+    FNET_OUT_POISSON = 3
 } fnet_output;
 
 /* Optimizers: the update rule applied to the flat parameter buffer. */
@@ -102,6 +103,7 @@ static inline const char *fnet_output_name(int code)
     case FNET_OUT_SOFTMAX: return "softmax";
     case FNET_OUT_LINEAR: return "linear";
     case FNET_OUT_LOGISTIC: return "logistic";
+    case FNET_OUT_POISSON: return "poisson";
     }
     return NULL;
 }

@@ -216,6 +216,34 @@ FNET_INLINE void FN(logistic_xent_delta_row)(REAL *d, const REAL *p, const REAL 
         d[j] = (p[j] - y[j]) * scale;
 }
 
+/* p (k) = exp(z (k)) element-wise (p may alias z), the inverse of the log link; returns
+ * the summed half Poisson deviance y log(y / p) - y + p against y (k) >= 0, computed
+ * from the logits: y log y - y z - y + exp(z), with 0 log 0 = 0 (y = 0 contributes
+ * exp(z)). A large z overflows exp to inf, and the loss with it: training reports a
+ * non-finite loss as divergence. */
+FNET_INLINE REAL FN(poisson_deviance_row)(REAL *p, const REAL *z, const REAL *y, fnet_size k)
+{
+    REAL total = 0;
+    fnet_size j;
+    for (j = 0; j < k; j++) {
+        const REAL zj = z[j], yj = y[j], e = EXP(zj);
+        const REAL ylogy = yj > 0 ? yj * LOG(yj) : 0;
+        total += ((ylogy - yj * zj) - yj) + e;
+        p[j] = e;
+    }
+    return total;
+}
+
+/* d(deviance)/dz = exp(z) - y = p - y: exp is the Poisson deviance's canonical link.
+ * d (k) = scale * that. */
+FNET_INLINE void FN(poisson_deviance_delta_row)(REAL *d, const REAL *p, const REAL *y,
+                                                fnet_size k, REAL scale)
+{
+    fnet_size j;
+    for (j = 0; j < k; j++)
+        d[j] = (p[j] - y[j]) * scale;
+}
+
 /* The head's output transform, in place on one row of k pre-activations (inference).
  * 0, or -1 for an unknown code. */
 FNET_INLINE int FN(head_output_row)(int code, REAL *z, fnet_size k)
@@ -230,6 +258,12 @@ FNET_INLINE int FN(head_output_row)(int code, REAL *z, fnet_size k)
         fnet_size j;
         for (j = 0; j < k; j++)
             z[j] = FN(sigmoid)(z[j]);
+        return 0;
+    }
+    case FNET_OUT_POISSON: {
+        fnet_size j;
+        for (j = 0; j < k; j++)
+            z[j] = EXP(z[j]);
         return 0;
     }
     }
@@ -250,6 +284,8 @@ FNET_INLINE REAL FN(head_loss_row)(int code, REAL *z, fnet_size label, const REA
         return FN(squared_error_row)(z, target, k);
     case FNET_OUT_LOGISTIC:
         return FN(logistic_xent_row)(z, z, target, k);
+    case FNET_OUT_POISSON:
+        return FN(poisson_deviance_row)(z, z, target, k);
     }
     *status = -1;
     return (REAL)NAN;
@@ -269,6 +305,9 @@ FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size
         return 0;
     case FNET_OUT_LOGISTIC:
         FN(logistic_xent_delta_row)(d, out, target, k, scale);
+        return 0;
+    case FNET_OUT_POISSON:
+        FN(poisson_deviance_delta_row)(d, out, target, k, scale);
         return 0;
     }
     return -1;

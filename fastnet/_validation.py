@@ -146,6 +146,19 @@ def check_indicators(y, n, k, dtype, name="y"):
     return out
 
 
+def check_counts(y, n, k, dtype, name="y"):
+    """Non-negative finite values (counts, or rates: a Poisson loss's targets) as a
+    C-contiguous (n, k) array of dtype."""
+    arr = _as_numeric_array(name, y)
+    expected = (f"{name} must hold non-negative finite values (counts or rates, the "
+                f"targets of a Poisson loss)")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{expected}; found NaN or infinity")
+    if (arr < 0).any():
+        raise ValueError(f"{expected}; found negative values (as low as {arr.min():g})")
+    return check_targets(arr, n, k, dtype, name)
+
+
 def check_positive_int(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

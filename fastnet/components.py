@@ -14,6 +14,12 @@ Adding an activation: its C forward/derivative (one ``case`` each in
 (``<name>_forward`` and ``<name>_backward`` in reference/kernels.py) and one entry
 below. The tests pick it up from the registry.
 
+Adding a head: its enum value and name in ``_components.h``, one ``case`` each in
+``head_output_row``, ``head_loss_row`` and ``head_delta_row`` (``_components_impl.h``),
+its NumPy twin (``<output_kernel>_forward``, ``<loss_kernel>_forward`` / ``_backward``)
+and one ``HEADS`` entry; a new kind of truth also needs its ``TRUTHS`` entry (a check
+in _validation.py) and a way to draw it in tests/conftest.py's ``make_truth``.
+
 This module needs NumPy only (no compiled code), like fastnet.reference.
 """
 from dataclasses import dataclass, field, fields
@@ -142,16 +148,37 @@ def _squeeze(a):
     return a[:, 0] if a.shape[1] == 1 else a
 
 
+@dataclass(frozen=True)
+class Truth:
+    """A kind of truth a head's loss compares with.
+
+    Attributes
+    ----------
+    check : callable
+        (y, n, k, dtype, name) -> the checked truth (ValueError saying what was
+        expected otherwise).
+    predict : callable
+        Outputs (n, k) -> what predict returns.
+    proba : bool
+        Whether the head's outputs are probabilities (predict_proba is defined).
+    """
+    check: Callable
+    predict: Callable
+    proba: bool
+
+
 # What a head's loss compares with, each kind with its check and its prediction rule:
 #   "labels":     class indices (n,) (or one-hot rows); predict the most probable class
 #   "indicators": 0/1 (or soft) values in [0, 1], (n, k); predict p > 0.5 per unit
 #   "targets":    real values (n, k); predict the outputs
+#   "counts":     non-negative real values (n, k) (counts, rates); predict the outputs
 TRUTHS = {
-    "labels": (lambda y, n, k, dtype, name: check.check_labels(y, n, k, name),
-               lambda out: np.argmax(out, axis=1)),
-    "indicators": (check.check_indicators,
-                   lambda out: _squeeze((out > 0.5).astype(np.intp))),
-    "targets": (check.check_targets, _squeeze),
+    "labels": Truth(lambda y, n, k, dtype, name: check.check_labels(y, n, k, name),
+                    lambda out: np.argmax(out, axis=1), proba=True),
+    "indicators": Truth(check.check_indicators,
+                        lambda out: _squeeze((out > 0.5).astype(np.intp)), proba=True),
+    "targets": Truth(check.check_targets, _squeeze, proba=False),
+    "counts": Truth(check.check_counts, _squeeze, proba=False),
 }
 
 
@@ -165,10 +192,10 @@ class Head:
         Public name; value in the C enum ``fnet_output``.
     min_outputs : int
         Fewest output units it makes sense with.
-    truth : {"labels", "indicators", "targets"}
+    truth : {"labels", "indicators", "targets", "counts"}
         What its loss compares with (TRUTHS): class indices (n,), indicators in
-        [0, 1] (n, k), or values (n, k). Decides how y is checked and what predict
-        returns.
+        [0, 1] (n, k), values (n, k), or non-negative values (n, k). Decides how y is
+        checked, what predict returns and whether predict_proba is defined.
     metric : str
         What ``score`` reports ("accuracy", "r2"); fit's validation key is
         ``"val_" + metric``.
@@ -197,12 +224,15 @@ class Head:
     layer: str
     formula: str
 
-    # Whether its outputs are probabilities (predict_proba is defined): truth is not
-    # "targets". Stored, not a property: predict_proba of one row takes ~1.5 us.
+    # Whether its outputs are probabilities (predict_proba is defined), as its truth
+    # kind says. Stored, not a property: predict_proba of one row takes ~1.5 us.
     classifier: bool = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "classifier", self.truth != "targets")
+        if self.truth not in TRUTHS:
+            raise AssertionError(f"head {self.name!r}: unknown truth {self.truth!r}; "
+                                 f"expected one of {', '.join(TRUTHS)}")
+        object.__setattr__(self, "classifier", TRUTHS[self.truth].proba)
 
     def check_outputs(self, k):
         if k < self.min_outputs:
@@ -212,14 +242,14 @@ class Head:
                              f"output='logistic' (binary) or 'linear' (regression)")
 
     def convert(self, y, n, k, dtype, name="y"):
-        """Checked truth of n samples: intp labels (n,), or indicators or targets
-        (n, k) of dtype."""
-        return TRUTHS[self.truth][0](y, n, k, dtype, name)
+        """Checked truth of n samples: intp labels (n,), or indicators, targets or
+        counts (n, k) of dtype."""
+        return TRUTHS[self.truth].check(y, n, k, dtype, name)
 
     def predict(self, out):
         """What predict returns for outputs (n, k): class indices (n,), indicators
         (n, k), or the outputs; (n,) when k == 1."""
-        return TRUTHS[self.truth][1](out)
+        return TRUTHS[self.truth].predict(out)
 
     def score(self, out, truth):
         """The head's metric of outputs (n, k) against converted truth."""
@@ -241,6 +271,11 @@ HEADS = Registry("output", [
          layer="LogisticCrossEntropy",
          formula="p = sigmoid(z) per unit; L = mean_i sum_j -(y log p + (1 - y) "
                  "log(1 - p)), from the logits; dL/dz = (p - y) / n"),
+    Head("poisson", 3, min_outputs=1, truth="counts", metric="r2",
+         loss_kernel="poisson_deviance", output_kernel="exp", layer="PoissonDeviance",
+         formula="p = exp(z) per unit (log link); L = mean_i sum_j (y log(y / p) - y + p) "
+                 "(half the Poisson deviance, 0 log 0 = 0), from the logits; "
+                 "dL/dz = (p - y) / n"),
 ])
 
 

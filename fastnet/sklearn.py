@@ -78,6 +78,7 @@ _OUTPUTS = {
     "softmax": ("softmax", 1.0, lambda k: 1.0),
     "logistic": ("logistic", 1.0, lambda k: 1.0),
     "identity": ("linear", 0.5, lambda k: 0.5 / k),
+    "exp": ("poisson", 1.0, lambda k: 1.0),
 }
 
 # Epochs whose largest product (batch rows x layer inputs x layer outputs) is below
@@ -100,6 +101,7 @@ class _StochasticSolver:
         self.power_t = est.power_t
         self.state = tuple(np.zeros_like(params) for _ in OPTIMIZERS[self.name].state)
         self.updates = 0
+        self._config = None
         if self.name == "sgd":
             self._values = dict(momentum=float(est.momentum),
                                 nesterov=bool(est.nesterovs_momentum), l2=float(est.alpha))
@@ -108,8 +110,12 @@ class _StochasticSolver:
                                 epsilon=float(est.epsilon), l2=float(est.alpha))
 
     def config(self, dtype):
-        return configure(self.name, dict(self._values, learning_rate=self.learning_rate),
-                         dtype)
+        """The compiled step's configuration at the current learning rate."""
+        key = (self.learning_rate, dtype)
+        if self._config is None or self._config[0] != key:
+            self._config = (key, configure(
+                self.name, dict(self._values, learning_rate=self.learning_rate), dtype))
+        return self._config[1]
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -346,7 +352,10 @@ class _BaseMLP(BaseEstimator):
         delta_factor, report = _OUTPUTS[self.out_activation_][1:]
         report = report(self.n_outputs_)
         sample_idx = np.arange(n_samples, dtype=np.intp)
+        ordered = np.arange(n_samples)
+        perm = np.empty_like(ordered)
         rs = self._random_state
+        batches = -(-n_samples // batch_size)
         try:
             with self._threads(batch_size):
                 self.n_iter_ = 0
@@ -356,7 +365,7 @@ class _BaseMLP(BaseEstimator):
                                                           dtype=np.intp)
                     elif self.shuffle:
                         # scikit-learn's utils.shuffle(sample_idx, random_state=rs)
-                        perm = np.arange(n_samples)
+                        perm[...] = ordered
                         rs.shuffle(perm)
                         sample_idx = sample_idx[perm]
                     data, penalty, updates, _ = _train.train_epoch_sklearn(
@@ -364,7 +373,7 @@ class _BaseMLP(BaseEstimator):
                         labels, targets, sample_weight_train, sample_idx, batch_size,
                         opt.updates, delta_factor)
                     opt.updates += updates
-                    if updates < -(-n_samples // batch_size):   # a NaN or infinite loss
+                    if updates < batches:       # stopped at a NaN or infinite loss
                         raise ValueError("Solver produced non-finite parameter weights. The "
                                          "input data may contain large values and need to "
                                          "be preprocessed.")
@@ -526,6 +535,8 @@ def _sklearn_loss(out_activation, y, prob, sample_weight):
     [eps, 1 - eps], the mean of half squared errors over rows and outputs."""
     if out_activation == "identity":
         return 0.5 * np.average((y - prob) ** 2, weights=sample_weight, axis=0).mean()
+    if out_activation == "exp":
+        return np.average(xlogy(y, y / prob) - y + prob, weights=sample_weight, axis=0).sum()
     eps = np.finfo(prob.dtype).eps
     prob = np.clip(prob, eps, 1 - eps)
     if out_activation == "softmax":
@@ -778,12 +789,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron regressor: scikit-learn's MLPRegressor (half
-    squared error, identity output), trained by fastnet's compiled kernels.
+    squared error or half Poisson deviance), trained by fastnet's compiled kernels.
 
     Parameters
     ----------
-    loss : {'squared_error'}, default='squared_error'
-        scikit-learn's 'poisson' is not implemented yet (ValueError).""" + _SHARED_PARAMS_DOC
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        Half squared error with an identity output, or half Poisson deviance with an
+        exp output (log link; y >= 0).""" + _SHARED_PARAMS_DOC
                + """    standardize_y : bool, default=False
         fastnet's: train on targets standardised per output (mean and standard
         deviation of the first fit's y) and predict in the original units;
@@ -834,11 +846,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.standardize_y = standardize_y
 
     def _out_activation(self):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' (scikit-learn's exp output with half Poisson "
-                             "deviance) is not implemented by fastnet yet; use "
-                             "loss='squared_error' or sklearn.neural_network.MLPRegressor")
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

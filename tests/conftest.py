@@ -95,11 +95,18 @@ def max_rel_diff(a, b):
 def assert_close(actual, expected, check, dtype, err_msg=""):
     """max |actual - expected| <= rel * max |expected| + abs, with (rel, abs) the
     table's entry for (check, dtype); the error is relative to the scale of the whole
-    array compared."""
+    array compared. An infinity (an output that overflowed, as exp does) must be the
+    same infinity at the same place in both; NaN anywhere fails (the kernel tests fill
+    outputs with NaN to catch entries never written)."""
     t = tol(check, dtype)
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     assert a.shape == e.shape, f"{err_msg}: shapes {a.shape} and {e.shape}"
+    assert not (np.isnan(a).any() or np.isnan(e).any()), f"{err_msg}: NaN in the results"
+    infinite = np.isinf(e)
+    assert np.array_equal(np.isinf(a), infinite) and np.array_equal(a[infinite], e[infinite]), \
+        f"{err_msg}: the infinities differ"
+    a, e = a[~infinite], e[~infinite]
     if a.size == 0:
         return
     err = float(np.max(np.abs(a - e)))
@@ -144,13 +151,16 @@ def fd_gradient(f, x, eps=FD_EPS):
 def make_truth(head, rng, n, k):
     """Truth of n samples for a head with k outputs, as the head's ``truth`` says:
     integer classes 0..k-1 for "labels", 0/1 values (n, k) for "indicators", real
-    values (n, k) for "targets"."""
+    values (n, k) for "targets", Poisson counts (n, k) (zeros among them) for
+    "counts"."""
     if head.truth == "labels":
         return rng.integers(0, k, n)
     if head.truth == "indicators":
         return rng.integers(0, 2, (n, k)).astype(np.float64)
     if head.truth == "targets":
         return rng.standard_normal((n, k))
+    if head.truth == "counts":
+        return rng.poisson(1.5, (n, k)).astype(np.float64)
     raise AssertionError(f"head {head.name!r} has unknown truth {head.truth!r}")
 
 

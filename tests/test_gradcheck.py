@@ -63,6 +63,13 @@ def _torch_loss(torch, head, out, y):
     if head.loss_kernel == "logistic_xent":
         bce = torch.nn.functional.binary_cross_entropy_with_logits
         return bce(out, torch.as_tensor(y).reshape(out.shape), reduction="none").sum(dim=1).mean()
+    if head.loss_kernel == "poisson_deviance":
+        # torch's Poisson NLL with log input, exp(z) - y z, plus the terms that make it
+        # half the deviance: y log y - y (torch's xlogy: 0 log 0 = 0)
+        t = torch.as_tensor(y).reshape(out.shape)
+        nll = torch.nn.functional.poisson_nll_loss(out, t, log_input=True, full=False,
+                                                   reduction="none")
+        return (nll + torch.special.xlogy(t, t) - t).sum(dim=1).mean()
     pytest.fail(f"no PyTorch loss for {head.loss_kernel!r}: add it to _torch_loss")
 
 

@@ -4,6 +4,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -59,6 +60,25 @@ def test_both_implementations_raise_the_same_divergence_error():
             net.fit(X, y, epochs=5, batch_size=4, learning_rate=10.0)
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_poisson_overflow_is_divergence_not_a_crash(impl, batch_size, dtype):
+    """The Poisson head's exp overflows to inf for a large pre-activation: the outputs
+    and the loss are inf (no NaN, no warning), and fit reports the divergence and
+    rolls back."""
+    X, y = np.full((20, 3), 1000.0), np.ones((20, 1))
+    net = impl.MLP([3, 1], output="poisson", dtype=dtype, seed=0)
+    net.weights[0][...] = 1                          # z = 3000: exp overflows
+    start = net.parameters.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(net.forward(X) == np.inf) and net.loss(X, y) == np.inf
+        with pytest.raises(FloatingPointError, match="diverged in epoch 1"):
+            net.fit(X, y, epochs=3, batch_size=batch_size)
+    np.testing.assert_array_equal(net.parameters, start)
+    assert net.state_dict()["updates"] == 0
 
 
 # -- Ctrl-C ------------------------------------------------------------------------

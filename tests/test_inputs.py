@@ -62,6 +62,27 @@ def test_bad_targets(impl):
         net.predict_proba(X_OK)
 
 
+@pytest.mark.parametrize("y,match", [
+    (np.array([[1.0, -1.0]] * 4), "non-negative finite values.*found negative"),
+    (np.array([[1.0, np.nan]] * 4), "non-negative finite values.*NaN or infinity"),
+    (np.array([[1.0, np.inf]] * 4), "non-negative finite values.*NaN or infinity"),
+    (np.array([[1e300, 0.0]] * 4), "NaN or infinity"),       # finite in float64 only
+    (np.zeros(4), r"shape \(n_samples, 2\)"),
+    (np.zeros((3, 2)), "X has 4 samples but y has 3"),
+])
+def test_bad_counts(impl, y, match):
+    """The poisson head's truth: non-negative finite values (n, k)."""
+    net = impl.MLP([3, 4, 2], output="poisson", seed=0, dtype="float32")
+    before = net.parameters.copy()
+    for call in (net.fit, net.loss, net.gradients, net.score):
+        with pytest.raises(ValueError, match=match):
+            call(X_OK, y)
+    np.testing.assert_array_equal(net.parameters, before)
+    with pytest.raises(ValueError, match="predict_proba"):
+        net.predict_proba(X_OK)
+    net.fit(X_OK, np.array([[0, 2.5]] * 4))        # zeros and rates are counts too
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(activation="swish"), "unknown activation 'swish'"),
     (dict(activation=["tanh", "relu"]), "activation lists 2 entries, but the network has 1"),

@@ -2,6 +2,8 @@
 (fastnet.reference.kernels): both dtypes, several row counts (n = 1 takes the
 hand-written loops, larger n BLAS), random upstream gradients, in-place variants.
 Every registered activation, head and optimizer is covered through the registries."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -236,6 +238,61 @@ def test_head_backward_is_the_gradient_of_its_loss(mod, head, weighted):
     _, out = _loss_forward(mod, head, z.copy(), truth, weights)
     assert_close(_loss_backward(mod, head, out, truth, weights), numeric,
                  "finite_difference", np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@MODULES
+def test_poisson_deviance_worked_example(mod, dtype):
+    """Half the Poisson deviance, p = exp(z), rows of sum_j y log(y / p) - y + p:
+    row 0: z = (0, log 2), p = (1, 2), y = (0, 1):  (0 - 0 + 1) + (log(1/2) - 1 + 2)
+           = 2 - log 2  (0 log 0 = 0: a zero count contributes p alone)
+    row 1: z = (log 3, 0), p = (3, 1), y = (3, 2):  (3 log 1 - 3 + 3) + (2 log 2 - 2 + 1)
+           = 2 log 2 - 1
+    mean = (1 + log 2) / 2; gradient (p - y) / n = ((1, 1), (0, -1)) / 2."""
+    z = np.array([[0, np.log(2)], [np.log(3), 0]], dtype=dtype)
+    y = np.array([[0, 1], [3, 2]], dtype=dtype)
+    out = np.empty_like(z)
+    loss = mod.head_loss_forward("poisson", out, z, y)
+    t = tol("kernel", dtype)
+    assert abs(loss - (1 + np.log(2)) / 2) <= t.rel
+    assert_close(out, [[1, 2], [3, 1]], "kernel", dtype)
+    dz = np.empty_like(z)
+    mod.head_loss_backward("poisson", dz, out, y)
+    assert_close(dz, [[0.5, 0.5], [0, -0.5]], "kernel", dtype)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@MODULES
+def test_poisson_deviance_is_scikit_learns(mod, weighted):
+    """scikit-learn's MLPRegressor(loss="poisson"): poisson_loss(y, exp(z)) =
+    average over rows of xlogy(y, y / p) - y + p, summed over outputs. Weighted, its
+    average divides by the sum of the weights, fastnet's mean by n."""
+    base = pytest.importorskip("sklearn.neural_network._base")
+    rng = np.random.default_rng(12)
+    z = rng.standard_normal((9, 3))
+    y = rng.poisson(1.5, (9, 3)).astype(np.float64)
+    w = rng.uniform(0, 2, 9) if weighted else None
+    ours = mod.head_loss_forward("poisson", np.empty_like(z), z, y, w)
+    theirs = base.poisson_loss(y, np.exp(z), sample_weight=w)
+    if weighted:
+        theirs *= w.sum() / len(w)
+    assert abs(ours - theirs) <= 1e-12 * abs(theirs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@MODULES
+def test_poisson_overflow_is_inf_silently(mod, dtype):
+    """exp of a large pre-activation is inf, in the outputs and the loss (which fit
+    reports as divergence), as C computes it: no NumPy warning, no NaN."""
+    big = 100.0 if dtype == "float32" else 1000.0       # beyond log(max) of the dtype
+    z = np.array([[big, 0.0], [0.0, 0.0]], dtype=dtype)
+    y = np.ones_like(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = np.empty_like(z)
+        loss = mod.head_loss_forward("poisson", out, z, y)
+        mod.head_output("poisson", z.copy(), z)
+    assert loss == np.inf and out[0, 0] == np.inf and np.isfinite(out[1]).all()
 
 
 # -- optimizers ----------------------------------------------------------------------

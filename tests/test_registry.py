@@ -182,6 +182,18 @@ def test_head_is_wired(head):
                 impl.MLP([3, head.min_outputs - 1], output=head.name)
 
 
+def test_every_truth_kind_is_used_and_decides_classifier():
+    """A head's truth kind (TRUTHS) says whether its outputs are probabilities: real
+    targets and counts are not (no predict_proba). A head with a truth kind that is not
+    registered is refused when it is defined."""
+    assert {h.truth for h in HEADS.values()} == set(TRUTHS)
+    for head in HEADS.values():
+        assert head.classifier == TRUTHS[head.truth].proba
+    assert not TRUTHS["targets"].proba and not TRUTHS["counts"].proba
+    with pytest.raises(AssertionError, match="unknown truth"):
+        dataclasses.replace(HEADS["linear"], truth="ranks")
+
+
 # -- optimizers --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS.names)

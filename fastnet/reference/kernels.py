@@ -197,6 +197,44 @@ def logistic_xent_backward(dlogits, probs, target, weights=None):
     dlogits[...] = (probs - target) * scale
 
 
+def exp_forward(out, z):
+    """out = exp(z), element-wise (the poisson head's outputs: the inverse of its log
+    link). A large z gives inf, as in C, without a NumPy warning: training reports the
+    non-finite loss as divergence."""
+    with np.errstate(over="ignore"):
+        np.exp(z, out=out)
+
+
+def _xlogx(y):
+    """y log y element-wise, with 0 log 0 = 0 (scipy.special.xlogy(y, y)), for y >= 0."""
+    positive = y > 0
+    return np.where(positive, y * np.log(np.where(positive, y, 1)), 0)
+
+
+def poisson_deviance_forward(out, z, target, weights=None):
+    """out = exp(z); returns the mean over rows of weights[i] * sum_j of the half
+    Poisson deviance t log(t / p) - t + p, p = exp(z), t = target[i, j] >= 0 (0 log 0 =
+    0; weights None: all 1): scikit-learn's MLPRegressor(loss="poisson").
+
+    From the logits, t log t - t z - t + exp(z): no log of a p that may have rounded to
+    0. A large z overflows exp, and the loss, to inf.
+    """
+    with np.errstate(over="ignore"):
+        rows = (((_xlogx(target) - target * z) - target) + np.exp(z)).sum(axis=1)
+    exp_forward(out, z)                 # after the loss: out may alias z
+    if weights is not None:
+        rows = rows * weights
+    return float(np.sum(rows.astype(np.float64)) / z.shape[0])
+
+
+def poisson_deviance_backward(dz, out, target, weights=None):
+    """dz = weights[i] * (out - target) / n: d(t log(t / p) - t + p)/dz = p - t for p =
+    exp(z) (exp is the Poisson deviance's canonical link)."""
+    n = out.shape[0]
+    scale = _row_scale(out.dtype.type(1) / out.dtype.type(n), weights, n)
+    dz[...] = (out - target) * scale
+
+
 def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0, nesterov=False):
     """One SGD step in place on the flat buffers (weights first, n_weights of them):
 
