@@ -61,6 +61,27 @@ def demo(quick=True):
     return rows
 
 
+def _bench_sklearn(args):
+    """``fastnet bench --sklearn``: print the table; exit status 1 if a row disagreed."""
+    from fastnet import bench
+    from fastnet.bench import sklearn_compare
+    datasets = args.only.lower().split(",") if args.only else None
+    dtypes = (args.dtype,) if args.dtype else ("float64", "float32")
+    command = " ".join(["fastnet bench --sklearn"] + (["--full"] if args.full else [])
+                       + ([f"--only {args.only.lower()}"] if args.only else [])
+                       + ([f"--dtype {args.dtype}"] if args.dtype else [])
+                       + ([f"--blas-threads {args.blas_threads}"]
+                          if args.blas_threads is not None else []))
+    result = bench.compare_sklearn(datasets, dtypes, repeats=7 if args.full else 5,
+                                   blas_threads=args.blas_threads, command=command,
+                                   progress=lambda line: print(line, flush=True))
+    print()
+    print(bench.format_sklearn_table(result))
+    if args.json:
+        bench.save_json(result, args.json)
+    return 1 if sklearn_compare.any_disagreement(result) else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastnet", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -74,6 +95,13 @@ def main(argv=None):
     p_bench.add_argument("--only", metavar="A,B,...", help="run only these configurations")
     p_bench.add_argument("--dtype", choices=["float32", "float64"], help="only this dtype")
     p_bench.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    p_bench.add_argument("--sklearn", action="store_true",
+                         help="instead: fastnet.sklearn vs scikit-learn's MLPClassifier/"
+                              "MLPRegressor, default parameters, on scikit-learn's data sets "
+                              "(--only: data set names; --full: 7 repeats instead of 5)")
+    p_bench.add_argument("--blas-threads", type=int, metavar="N",
+                         help="with --sklearn: limit numpy's and scipy's BLAS to N threads "
+                              "during the run (threadpoolctl); default: as they are")
     p_exp = sub.add_parser("experiment", help="the lecture's depth experiments")
     p_exp.add_argument("name", choices=["parity", "zigzag", "depth"])
     p_exp.add_argument("--quick", action="store_true", help="reduced sizes, seconds")
@@ -84,6 +112,8 @@ def main(argv=None):
     elif args.command == "experiment":
         from fastnet import experiments
         experiments.run(args.name, quick=args.quick, out_dir=args.out)
+    elif args.command == "bench" and args.sklearn:
+        return _bench_sklearn(args)
     elif args.command == "bench":
         from fastnet import bench
         configs = args.only.upper().split(",") if args.only else None

@@ -38,12 +38,14 @@ class BaseMLP:
     activation : {"relu", "tanh", "sigmoid", "identity"} or list of them, default "relu"
         Hidden activation, one for all hidden layers or one per hidden layer
         (``fastnet.components.ACTIVATIONS``).
-    output : {"softmax", "linear", "logistic"}, default "softmax"
+    output : {"softmax", "linear", "logistic", "poisson"}, default "softmax"
         The output head (``fastnet.components.HEADS``).
         "softmax": probabilities, loss ``-log p_y`` (labels 0..k-1 or one-hot rows).
         "linear": identity, loss ``sum_j (y~_j - y_j)^2`` per sample (no 1/2 factor).
         "logistic": element-wise sigmoid, binary cross-entropy summed over the k units
         (0/1 indicators (n, k); one unit for a binary problem, k for multilabel).
+        "poisson": exp (log link), half the Poisson deviance ``sum_j y log(y / p) -
+        y + p`` per sample (non-negative counts or rates (n, k)).
         The loss of a batch is the mean over its samples.
     dtype : {"float32", "float64"}, default "float32"
         Precision of parameters and arithmetic; inputs are converted to it.
@@ -178,7 +180,7 @@ class BaseMLP:
 
     @property
     def output(self) -> str:
-        """str: the output head ('softmax', 'linear' or 'logistic')."""
+        """str: the output head ('softmax', 'linear', 'logistic' or 'poisson')."""
         return self._head.name
 
     @property

@@ -16,6 +16,8 @@ The package is split by concern:
 ``agreement``              fastnet vs fastnet.reference, checked before any timing
 ``timing``                 medians of repeats, per-sample timing, numpy matmul peaks
 ``torch_compare``          the same work in PyTorch (optional: torch may be absent)
+``sklearn_compare``        fastnet.sklearn vs scikit-learn's MLP, default parameters,
+                           on scikit-learn's bundled data (``fastnet bench --sklearn``)
 ``suite``                  :func:`run`: one row per (configuration, dtype)
 ``extras``                 scaling with data size, sweep throughput, BLAS threads
 ``report``                 the printed table and the JSON file
@@ -28,10 +30,15 @@ from fastnet.bench.report import HEADER, format_extras, format_row, format_table
 from fastnet.bench.suite import machine_info, measure, run
 from fastnet.bench.timing import matmul_peak, matmul_peak_for, median_time, time_impl
 from fastnet.bench.torch_compare import torch_available, torch_time
+from fastnet.bench.sklearn_compare import (DATASETS as SKLEARN_DATASETS,
+                                           HEADER as SKLEARN_HEADER,
+                                           format_table as format_sklearn_table,
+                                           run as compare_sklearn)
 
 __all__ = [
     "AGREE_TOL", "CONFIGS", "Config", "HEADER", "check_agreement", "format_extras",
     "format_row", "format_table", "get_config", "machine_info", "make_data",
     "matmul_peak", "matmul_peak_for", "measure", "median_time", "run", "save_json", "scaling",
     "sweep_throughput", "threads_compare", "time_impl", "torch_available", "torch_time",
+    "SKLEARN_DATASETS", "SKLEARN_HEADER", "compare_sklearn", "format_sklearn_table",
 ]
