@@ -853,6 +853,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            # scikit-learn documents y >= 0 and trains on, its loss_curve_ all NaN
+            raise ValueError("loss='poisson' requires y >= 0 (counts or rates); y has "
+                             "negative values")
         if self.standardize_y:
             y2 = y.reshape(len(y), -1)
             if reset or "_y_mean" not in self.__dict__:

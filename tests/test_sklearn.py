@@ -177,3 +177,56 @@ def test_every_activation_and_solver_in_the_estimators(activation, solver):
     reg = MLPRegressor(hidden_layer_sizes=(5,), activation=activation, solver=solver,
                        max_iter=3, random_state=0).fit(X, X[:, 0])
     assert reg.predict(X).shape == (60,) and np.isfinite(reg.predict(X)).all()
+
+
+fastnet_only = pytest.mark.skipif(os.environ.get("FASTNET_PARITY_ORACLE") == "sklearn",
+                                  reason="fastnet's own options")
+
+
+@fastnet_only
+def test_fastnet_options_default_to_sklearns_behaviour_and_change_it_when_set():
+    """dtype, sampling and standardize_y: defaults give scikit-learn's model; set, they
+    change what they say."""
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+    X, y = make_regression(80, 4, random_state=1)
+    y = y / 50
+    ours = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0).fit(X, y)
+    theirs = SkRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-9)
+    f32 = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0,
+                       dtype="float32").fit(X, y)
+    assert f32.coefs_[0].dtype == np.float32 and f32.predict(X).dtype == np.float32
+    uniform = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0,
+                           sampling="uniform").fit(X, y)
+    assert not np.allclose(uniform.coefs_[0], ours.coefs_[0])
+    scaled = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0,
+                          standardize_y=True).fit(X, y * 1000 + 5)
+    pred = scaled.predict(X)
+    assert abs(np.mean(pred) - np.mean(y * 1000 + 5)) < 0.5 * np.std(y * 1000)
+
+
+@fastnet_only
+def test_coefs_are_live_views_of_the_network():
+    """coefs_[i] (fan_in, fan_out) and intercepts_ are views of net_'s buffer: writes
+    change predictions; assigning a list of the wrong shapes is refused."""
+    X, y = make_classification(40, 3, n_informative=2, n_redundant=0, random_state=2)
+    clf = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(3, 4), (4, 1)]
+    assert np.shares_memory(clf.coefs_[0], clf.net_.parameters)
+    before = clf.predict_proba(X)
+    clf.coefs_[1][...] = 0
+    clf.intercepts_[1][...] = 0
+    np.testing.assert_allclose(clf.predict_proba(X), 0.5)
+    clf.coefs_ = [np.ones((3, 4)), np.ones((4, 1))]
+    assert not np.allclose(clf.predict_proba(X), before)
+    with pytest.raises(ValueError, match="coefs_"):
+        clf.coefs_ = [np.ones((4, 3)), np.ones((4, 1))]
+
+
+@fastnet_only
+def test_poisson_refuses_negative_targets():
+    """scikit-learn documents y >= 0 for loss='poisson' (and trains on to a NaN loss);
+    fastnet says so."""
+    X, y = make_regression(30, 3, random_state=3)
+    with pytest.raises(ValueError, match="y >= 0"):
+        MLPRegressor(loss="poisson", max_iter=2).fit(X, y)
