@@ -313,6 +313,49 @@ FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size
     return -1;
 }
 
+/* x log y, 0 where x == 0 (scipy's xlogy). */
+FNET_INLINE REAL FN(xlogy)(REAL x, REAL y)
+{
+    return x == 0 ? 0 : x * LOG(y);
+}
+
+FNET_INLINE REAL FN(clip)(REAL p, REAL eps)
+{
+    return p < eps ? eps : (p > 1 - eps ? 1 - eps : p);
+}
+
+/* The row's loss from the head's outputs out (k), the way scikit-learn's MLP reports
+ * it: log losses of probabilities clipped to [eps, 1 - eps] (a confidently wrong row
+ * costs at most -log eps: in float32 that cap is reached early in training), the
+ * squared error as head_loss_row, the Poisson deviance from p (y log(y / p) - y + p).
+ * Only a reported value (fastnet.sklearn's loss_curve_): gradients never clip.
+ * *status = -1 for an unknown code (and NaN returned). */
+FNET_INLINE REAL FN(head_clipped_loss_row)(int code, const REAL *out, fnet_size label,
+                                           const REAL *target, fnet_size k, REAL eps,
+                                           int *status)
+{
+    REAL total = 0;
+    fnet_size j;
+    switch ((fnet_output)code) {
+    case FNET_OUT_SOFTMAX:
+        return -LOG(FN(clip)(out[label], eps));
+    case FNET_OUT_LINEAR:
+        return FN(squared_error_row)(out, target, k);
+    case FNET_OUT_LOGISTIC:
+        for (j = 0; j < k; j++) {
+            const REAL p = FN(clip)(out[j], eps);
+            total += FN(xlogy)(target[j], p) + FN(xlogy)(1 - target[j], 1 - p);
+        }
+        return -total;
+    case FNET_OUT_POISSON:
+        for (j = 0; j < k; j++)
+            total += (FN(xlogy)(target[j], target[j] / out[j]) - target[j]) + out[j];
+        return total;
+    }
+    *status = -1;
+    return (REAL)NAN;
+}
+
 /* ---- optimizers --------------------------------------------------------------------- */
 
 /* SGD on one parameter w with gradient g (its state v: the velocity):

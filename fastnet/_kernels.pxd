@@ -48,6 +48,12 @@ cdef extern from "_components.h":
     double fnet_head_loss_row_f64(int code, double* z, fnet_size label,
                                   const double* target, fnet_size k,
                                   int* status) noexcept nogil
+    float fnet_head_clipped_loss_row_f32(int code, const float* out, fnet_size label,
+                                         const float* target, fnet_size k, float eps,
+                                         int* status) noexcept nogil
+    double fnet_head_clipped_loss_row_f64(int code, const double* out, fnet_size label,
+                                          const double* target, fnet_size k, double eps,
+                                          int* status) noexcept nogil
     int fnet_head_delta_row_f32(int code, float* d, const float* out, fnet_size label,
                                 const float* target, fnet_size k, float scale) noexcept nogil
     int fnet_head_delta_row_f64(int code, double* d, const double* out, fnet_size label,
@@ -96,6 +102,18 @@ cdef inline floating _head_loss_row(int code, floating* z, Py_ssize_t label,
         return fnet_head_loss_row_f32(code, z, label, target, k, status)
     else:
         return fnet_head_loss_row_f64(code, z, label, target, k, status)
+
+
+# The row's loss from the head's outputs out (k) with probabilities clipped to
+# [eps, 1 - eps] before any log (scikit-learn's reported loss). *status = -1 for an
+# unknown code.
+cdef inline floating _head_clipped_loss_row(int code, const floating* out, Py_ssize_t label,
+                                            const floating* target, Py_ssize_t k,
+                                            floating eps, int* status) noexcept nogil:
+    if floating is float:
+        return fnet_head_clipped_loss_row_f32(code, out, label, target, k, eps, status)
+    else:
+        return fnet_head_clipped_loss_row_f64(code, out, label, target, k, eps, status)
 
 
 # d (k) = scale * d(row loss)/d(pre-activation) from the head's outputs out (k).

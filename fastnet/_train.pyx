@@ -12,6 +12,7 @@
 # the inline dispatchers of _kernels.pxd; an unknown component code is reported as
 # an error (the Plan checks its codes when it is made).
 from cython cimport floating
+from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
 
@@ -22,7 +23,8 @@ cnp.import_array()
 
 from fastnet._kernels cimport (
     fnet_optim, _dense_forward, _dense_backward, _dense_backward_sgd, _activation_forward,
-    _activation_backward, _head_output_row, _head_loss, _head_delta, _optimizer_update,
+    _activation_backward, _head_output_row, _head_loss, _head_delta, _head_clipped_loss_row,
+    _optimizer_update,
     _optim_struct, _state_pointers,
 )
 
@@ -184,6 +186,27 @@ cdef double _loss_forward(Plan plan, floating* acts, const fnet_truth* truth,
     return _head_loss(plan.output_code, out, out, truth.labels,
                       <const floating*>truth.targets, <const floating*>truth.weights, n, k,
                       &status)
+
+
+cdef double _clipped_loss(Plan plan, const floating* acts, const fnet_truth* truth,
+                          Py_ssize_t n) noexcept nogil:
+    # The summed (weighted) loss of the n rows whose head outputs are in the output
+    # layer, with probabilities clipped to [eps, 1 - eps], eps the dtype's (how
+    # scikit-learn reports its loss).
+    cdef Py_ssize_t i, L = plan.n_layers, k = plan.sizes[L]
+    cdef const floating* out = acts + plan.capacity * plan.cum[L]
+    cdef const floating* targets = <const floating*>truth.targets
+    cdef const floating* weights = <const floating*>truth.weights
+    cdef floating eps = FLT_EPSILON if floating is float else DBL_EPSILON
+    cdef double total = 0, row
+    cdef int status = 0
+    for i in range(n):
+        row = _head_clipped_loss_row(plan.output_code, out + i * k,
+                                     truth.labels[i] if truth.labels != NULL else 0,
+                                     targets + i * k if targets != NULL else NULL, k, eps,
+                                     &status)
+        total += row * weights[i] if weights != NULL else row
+    return total
 
 
 cdef void _output_backward(Plan plan, floating* acts, floating* deltas,
@@ -423,7 +446,8 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     lr_decay); Adam's step numbers continue from t0.
 
     Returns (data, penalty, updates, eta): summed over the batches,
-    rows/(summed weight) times the batch's summed weighted loss (data) and times
+    rows/(summed weight) times the batch's summed weighted loss (data; its log losses
+    of probabilities clipped to [eps, 1 - eps] as scikit-learn reports them) and times
     l2/2 ||W||^2 measured before its step (penalty), so that scikit-learn's epoch loss
     is (head factor * data + penalty) / (rows visited). A step whose loss is NaN or
     infinite is not taken and ends the call early, as in train_epoch.
@@ -488,7 +512,7 @@ cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating
                 for i in range(rows):
                     mass += (<const floating*>batch.weights)[i]
             per_row = rows / mass
-            sums[0] += per_row * step_loss
+            sums[0] += per_row * _clipped_loss(plan, acts, &batch, rows)
             if alpha != 0:
                 sq = 0
                 for i in range(plan.n_weights):
