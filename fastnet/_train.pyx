@@ -12,6 +12,7 @@
 # the inline dispatchers of _kernels.pxd; an unknown component code is reported as
 # an error (the Plan checks its codes when it is made).
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
@@ -60,6 +61,16 @@ cdef extern from "_persample.h":
                              const float* x, float* out) noexcept nogil
     int fnet_forward_row_f64(const fnet_layout* net, const double* params, double* work,
                              const double* x, double* out) noexcept nogil
+
+cdef extern from "_parallel.h":
+    int fnet_openmp_threads() noexcept nogil
+
+
+def openmp_threads():
+    """Threads OpenMP would give a parallel region (OMP_NUM_THREADS and runtime limits
+    such as threadpoolctl's), 1 when built without OpenMP."""
+    return fnet_openmp_threads()
+
 
 cdef class Plan:
     """Layer layout of one network plus a workspace for up to `capacity` rows.
@@ -422,7 +433,7 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
     with nogil:
         status = _minibatch_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
                                   state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
-                                  t0, folded, False, 1, sums, &steps, &eta)
+                                  t0, folded, sums, &steps, &eta)
     if status != 0:
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
@@ -433,7 +444,7 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
                         tuple state, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                         const floating[:, ::1] targets, const floating[::1] weights,
                         const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
-                        double delta_factor=1):
+                        double delta_factor=1, Plan plan2=None, floating[::1] grads2=None):
     """train_epoch's minibatch steps with scikit-learn's conventions (its MLP's
     ``_backprop``), for fastnet.sklearn: each batch B minimises
 
@@ -445,57 +456,68 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     scikit-learn's half squared error). The step size is config.learning_rate (no
     lr_decay); Adam's step numbers continue from t0.
 
-    Returns (data, penalty, updates, eta): summed over the batches,
-    rows/(summed weight) times the batch's summed weighted loss (data; its log losses
-    of probabilities clipped to [eps, 1 - eps] as scikit-learn reports them) and times
-    l2/2 ||W||^2 measured before its step (penalty), so that scikit-learn's epoch loss
-    is (head factor * data + penalty) / (rows visited). A step whose loss is NaN or
+    With plan2 (a second workspace, capacity >= half a batch) and grads2 (a second
+    gradient buffer), two threads compute the gradients of the two halves of each
+    batch at once: the same steps up to rounding (the two halves' sums are added).
+
+    Returns (data, penalty, updates): summed over the batches, rows/(summed weight)
+    times the batch's summed weighted loss (data; its log losses of probabilities
+    clipped to [eps, 1 - eps] as scikit-learn reports them) and times l2/2 ||W||^2
+    measured before its step (penalty), so that scikit-learn's epoch loss is
+    (head factor * data + penalty) / (rows visited). A step whose loss is NaN or
     infinite is not taken and ends the call early, as in train_epoch.
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
+    cdef floating[::1] acts2, deltas2
+    cdef floating* a2 = NULL
+    cdef floating* d2 = NULL
+    cdef floating* g2 = NULL
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
     cdef fnet_optim cfg = _optim_struct(config)
     cdef floating* state_ptrs[8]
     cdef int status = 0
     cdef double sums[2]
     cdef Py_ssize_t steps = 0
-    cdef double eta = cfg.learning_rate
     _state_pointers(state, state_ptrs, m, cfg.code)
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
     if cfg.lr_decay != 0:
         raise ValueError("scikit-learn's schedules change the learning rate between "
                          "epochs; lr_decay must be 0")
+    if plan2 is not None:
+        if grads2 is None or grads2.shape[0] != m or 2 * plan2.capacity < batch_size:
+            raise ValueError("plan2 needs grads2 of the parameters' size and a capacity "
+                             "of at least half a batch")
+        acts2 = plan2.acts
+        deltas2 = plan2.deltas
+        a2, d2, g2 = &acts2[0], &deltas2[0], &grads2[0]
     with nogil:
-        status = _minibatch_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
-                                  state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
-                                  t0, False, True, delta_factor, sums, &steps, &eta)
+        status = _sklearn_steps(plan, plan2, &cfg, &params[0], &grads[0], g2, &acts[0],
+                                &deltas[0], a2, d2, state_ptrs, m, &X[0, 0], &source,
+                                &order[0], n, batch_size, t0, delta_factor, sums, &steps)
     if status != 0:
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
-    return sums[0], sums[1], steps, eta
+    return sums[0], sums[1], steps
 
 
 cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating* grads,
-                          floating* acts, floating* deltas, floating** state, Py_ssize_t m, const floating* X,
-                          const fnet_truth* source, const Py_ssize_t* order, Py_ssize_t n,
-                          Py_ssize_t batch_size, Py_ssize_t t0, bint folded, bint sk,
-                          double delta_factor, double* sums, Py_ssize_t* steps,
+                          floating* acts, floating* deltas, floating** state, Py_ssize_t m,
+                          const floating* X, const fnet_truth* source,
+                          const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
+                          Py_ssize_t t0, bint folded, double* loss, Py_ssize_t* steps,
                           double* eta) noexcept nogil:
-    # The minibatch loop of train_epoch (sk False: fastnet's convention, the mean of
-    # the batch's weighted row losses, l2 on that mean) and of train_epoch_sklearn
-    # (sk True: see there). sums[0] receives the data loss, sums[1] the penalty
-    # (sk only); steps the updates done; eta the last step size. 0, or -1 for an
-    # optimizer the kernels do not implement.
-    cdef Py_ssize_t b, i, start, rows, step = t0
-    cdef const floating* w_rows = <const floating*>source.weights
+    # train_epoch's minibatch loop (fastnet's convention: the mean of the batch's
+    # weighted row losses, l2 on that mean). loss receives the summed loss, steps the
+    # updates done, eta the last step size. 0, or -1 for an optimizer the kernels do
+    # not implement.
+    cdef Py_ssize_t b, start, rows, step = t0
     cdef fnet_truth batch
-    cdef double step_loss, mass, per_row, alpha = cfg.l2, sq
+    cdef double step_loss
     cdef int status = 0
-    sums[0] = 0
-    sums[1] = 0
+    loss[0] = 0
     for b in range((n + batch_size - 1) // batch_size):
         start = b * batch_size
         rows = min(batch_size, n - start)
@@ -504,38 +526,105 @@ cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating
         step_loss = _loss_forward(plan, acts, &batch, rows)
         if not isfinite(step_loss):
             break     # diverged: stop before this step; the caller decides
-        if sk:
-            # the batch's summed weight (its rows without weights), as scikit-learn
-            mass = rows
-            if w_rows != NULL:
-                mass = 0
-                for i in range(rows):
-                    mass += (<const floating*>batch.weights)[i]
-            per_row = rows / mass
-            sums[0] += per_row * _clipped_loss(plan, acts, &batch, rows)
-            if alpha != 0:
-                sq = 0
-                for i in range(plan.n_weights):
-                    sq += <double>params[i] * params[i]
-                sums[1] += per_row * (0.5 * alpha) * sq
-            cfg.l2 = alpha / mass
-            eta[0] = cfg.learning_rate
+        loss[0] += step_loss
+        eta[0] = cfg.learning_rate / (1.0 + cfg.lr_decay * step)
+        if folded:
+            _backward_sgd(plan, params, grads, acts, deltas, &batch, rows,
+                          <floating>1 / rows, <floating>eta[0])
+        else:
+            # accumulate=False: every layer overwrites its gradients, no zeroing.
             _backward(plan, params, grads, acts, deltas, &batch, rows,
-                      <floating>(delta_factor / mass), False)
+                      <floating>1 / rows, False)
             status = _optimizer_update(cfg, params, grads, state, m, plan.n_weights,
                                        eta[0], step + 1)
+            if status != 0:
+                break
+        step += 1
+    steps[0] = step - t0
+    return status
+
+
+cdef double _part_gradient(Plan plan, const floating* params, floating* grads,
+                           floating* acts, floating* deltas, const floating* X,
+                           const fnet_truth* source, const Py_ssize_t* order,
+                           Py_ssize_t start, Py_ssize_t rows, floating scale,
+                           double* clipped) noexcept nogil:
+    # Rows order[start:start+rows] through plan's workspace: returns their summed
+    # (weighted) loss, leaves the clipped one (_clipped_loss) in clipped and WRITES
+    # scale * the gradient of the summed loss into grads.
+    cdef fnet_truth batch = _load_rows(plan, acts, X, source, order, start, rows)
+    cdef double loss
+    _forward(plan, <floating*>params, acts, rows)
+    loss = _loss_forward(plan, acts, &batch, rows)
+    clipped[0] = _clipped_loss(plan, acts, &batch, rows)
+    _backward(plan, <floating*>params, grads, acts, deltas, &batch, rows, scale, False)
+    return loss
+
+
+cdef int _sklearn_steps(Plan plan, Plan plan2, fnet_optim* cfg, floating* params,
+                        floating* grads, floating* grads2, floating* acts, floating* deltas,
+                        floating* acts2, floating* deltas2, floating** state, Py_ssize_t m,
+                        const floating* X, const fnet_truth* source,
+                        const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
+                        Py_ssize_t t0, double delta_factor, double* sums,
+                        Py_ssize_t* steps) noexcept nogil:
+    # train_epoch_sklearn's loop. With plan2 (a second workspace) each batch's rows
+    # are split in two parts whose gradients two threads compute at once (into grads
+    # and grads2, then added): the same step up to rounding. sums[0] receives the
+    # data loss, sums[1] the penalty, steps the updates done. 0, or -1 for an
+    # optimizer the kernels do not implement.
+    cdef Py_ssize_t b, i, h, start, rows, first, step = t0
+    cdef const floating* w_in = <const floating*>source.weights
+    cdef double mass, per_row, alpha = cfg.l2, sq
+    cdef double losses[2]
+    cdef double clipped[2]
+    cdef floating scale
+    cdef int status = 0
+    cdef bint split = plan2 is not None
+    sums[0] = 0
+    sums[1] = 0
+    for b in range((n + batch_size - 1) // batch_size):
+        start = b * batch_size
+        rows = min(batch_size, n - start)
+        # the batch's summed weight (its rows without weights), as scikit-learn
+        mass = rows
+        if w_in != NULL:
+            mass = 0
+            for i in range(rows):
+                mass += w_in[order[start + i]]
+        scale = <floating>(delta_factor / mass)
+        if split and rows > 1:
+            first = rows - rows // 2
+            losses[1] = 0
+            clipped[1] = 0
+            for h in prange(2, num_threads=2, schedule="static"):
+                if h == 0:
+                    losses[0] = _part_gradient(plan, params, grads, acts, deltas, X,
+                                               source, order, start, first, scale,
+                                               &clipped[0])
+                else:
+                    losses[1] = _part_gradient(plan2, params, grads2, acts2, deltas2, X,
+                                               source, order, start + first, rows - first,
+                                               scale, &clipped[1])
+            for i in range(m):
+                grads[i] = grads[i] + grads2[i]
         else:
-            sums[0] += step_loss
-            eta[0] = cfg.learning_rate / (1.0 + cfg.lr_decay * step)
-            if folded:
-                _backward_sgd(plan, params, grads, acts, deltas, &batch, rows,
-                              <floating>1 / rows, <floating>eta[0])
-            else:
-                # accumulate=False: every layer overwrites its gradients, no zeroing.
-                _backward(plan, params, grads, acts, deltas, &batch, rows,
-                          <floating>1 / rows, False)
-                status = _optimizer_update(cfg, params, grads, state, m, plan.n_weights,
-                                           eta[0], step + 1)
+            losses[0] = _part_gradient(plan, params, grads, acts, deltas, X, source, order,
+                                       start, rows, scale, &clipped[0])
+            losses[1] = 0
+            clipped[1] = 0
+        if not isfinite(losses[0] + losses[1]):
+            break     # diverged: stop before this step; the caller decides
+        per_row = rows / mass
+        sums[0] += per_row * (clipped[0] + clipped[1])
+        if alpha != 0:
+            sq = 0
+            for i in range(plan.n_weights):
+                sq += <double>params[i] * params[i]
+            sums[1] += per_row * (0.5 * alpha) * sq
+        cfg.l2 = alpha / mass
+        status = _optimizer_update(cfg, params, grads, state, m, plan.n_weights,
+                                   cfg.learning_rate, step + 1)
         if status != 0:
             break
         step += 1
