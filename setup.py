@@ -22,11 +22,6 @@ if os.environ.get("FASTNET_NATIVE"):
     # last bits from the portable build.
     COMPILE_ARGS.append("-march=native")
 
-# OpenMP for the extensions that split work over threads (_train: the two halves of a
-# batch in fastnet.sklearn's epochs); without it (another compiler) they run serially.
-OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
-PARALLEL = {"_train"}
-
 # Extra C sources per extension: the per-sample kernels are plain C, for
 # restrict pointers and function multiversioning, which Cython cannot express.
 SOURCES = {"_train": ["fastnet/_persample.c"]}
@@ -37,10 +32,9 @@ extensions = [
         [f"fastnet/{name}.pyx"] + SOURCES.get(name, []),
         include_dirs=[np.get_include(), "fastnet"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=COMPILE_ARGS + (OPENMP if name in PARALLEL else []),
-        extra_link_args=OPENMP if name in PARALLEL else [],
+        extra_compile_args=COMPILE_ARGS,
         depends=["fastnet/_components.h", "fastnet/_components_impl.h", "fastnet/_persample.h",
-                 "fastnet/_persample_impl.h", "fastnet/_parallel.h"],
+                 "fastnet/_persample_impl.h"],
     )
     for name in ("_blas", "_kernels", "_train")
 ]

@@ -12,7 +12,6 @@
 # the inline dispatchers of _kernels.pxd; an unknown component code is reported as
 # an error (the Plan checks its codes when it is made).
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
@@ -61,16 +60,6 @@ cdef extern from "_persample.h":
                              const float* x, float* out) noexcept nogil
     int fnet_forward_row_f64(const fnet_layout* net, const double* params, double* work,
                              const double* x, double* out) noexcept nogil
-
-cdef extern from "_parallel.h":
-    int fnet_openmp_threads() noexcept nogil
-
-
-def openmp_threads():
-    """Threads OpenMP would give a parallel region (OMP_NUM_THREADS and runtime limits
-    such as threadpoolctl's), 1 when built without OpenMP."""
-    return fnet_openmp_threads()
-
 
 cdef class Plan:
     """Layer layout of one network plus a workspace for up to `capacity` rows.
@@ -444,7 +433,7 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
                         tuple state, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                         const floating[:, ::1] targets, const floating[::1] weights,
                         const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
-                        double delta_factor=1, Plan plan2=None, floating[::1] grads2=None):
+                        double delta_factor=1):
     """train_epoch's minibatch steps with scikit-learn's conventions (its MLP's
     ``_backprop``), for fastnet.sklearn: each batch B minimises
 
@@ -456,10 +445,6 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     scikit-learn's half squared error). The step size is config.learning_rate (no
     lr_decay); Adam's step numbers continue from t0.
 
-    With plan2 (a second workspace, capacity >= half a batch) and grads2 (a second
-    gradient buffer), two threads compute the gradients of the two halves of each
-    batch at once: the same steps up to rounding (the two halves' sums are added).
-
     Returns (data, penalty, updates): summed over the batches, rows/(summed weight)
     times the batch's summed weighted loss (data; its log losses of probabilities
     clipped to [eps, 1 - eps] as scikit-learn reports them) and times l2/2 ||W||^2
@@ -470,10 +455,6 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
-    cdef floating[::1] acts2, deltas2
-    cdef floating* a2 = NULL
-    cdef floating* d2 = NULL
-    cdef floating* g2 = NULL
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
     cdef fnet_optim cfg = _optim_struct(config)
     cdef floating* state_ptrs[8]
@@ -486,17 +467,10 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     if cfg.lr_decay != 0:
         raise ValueError("scikit-learn's schedules change the learning rate between "
                          "epochs; lr_decay must be 0")
-    if plan2 is not None:
-        if grads2 is None or grads2.shape[0] != m or 2 * plan2.capacity < batch_size:
-            raise ValueError("plan2 needs grads2 of the parameters' size and a capacity "
-                             "of at least half a batch")
-        acts2 = plan2.acts
-        deltas2 = plan2.deltas
-        a2, d2, g2 = &acts2[0], &deltas2[0], &grads2[0]
     with nogil:
-        status = _sklearn_steps(plan, plan2, &cfg, &params[0], &grads[0], g2, &acts[0],
-                                &deltas[0], a2, d2, state_ptrs, m, &X[0, 0], &source,
-                                &order[0], n, batch_size, t0, delta_factor, sums, &steps)
+        status = _sklearn_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
+                                state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
+                                t0, delta_factor, sums, &steps)
     if status != 0:
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
@@ -544,7 +518,7 @@ cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating
     return status
 
 
-cdef double _part_gradient(Plan plan, const floating* params, floating* grads,
+cdef double _batch_gradient(Plan plan, const floating* params, floating* grads,
                            floating* acts, floating* deltas, const floating* X,
                            const fnet_truth* source, const Py_ssize_t* order,
                            Py_ssize_t start, Py_ssize_t rows, floating scale,
@@ -561,26 +535,19 @@ cdef double _part_gradient(Plan plan, const floating* params, floating* grads,
     return loss
 
 
-cdef int _sklearn_steps(Plan plan, Plan plan2, fnet_optim* cfg, floating* params,
-                        floating* grads, floating* grads2, floating* acts, floating* deltas,
-                        floating* acts2, floating* deltas2, floating** state, Py_ssize_t m,
+cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* grads,
+                        floating* acts, floating* deltas, floating** state, Py_ssize_t m,
                         const floating* X, const fnet_truth* source,
                         const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
                         Py_ssize_t t0, double delta_factor, double* sums,
                         Py_ssize_t* steps) noexcept nogil:
-    # train_epoch_sklearn's loop. With plan2 (a second workspace) each batch's rows
-    # are split in two parts whose gradients two threads compute at once (into grads
-    # and grads2, then added): the same step up to rounding. sums[0] receives the
-    # data loss, sums[1] the penalty, steps the updates done. 0, or -1 for an
-    # optimizer the kernels do not implement.
-    cdef Py_ssize_t b, i, h, start, rows, first, step = t0
+    # train_epoch_sklearn's loop. sums[0] receives the data loss, sums[1] the
+    # penalty, steps the updates done. 0, or -1 for an optimizer the kernels do not
+    # implement.
+    cdef Py_ssize_t b, i, start, rows, step = t0
     cdef const floating* w_in = <const floating*>source.weights
-    cdef double mass, per_row, alpha = cfg.l2, sq
-    cdef double losses[2]
-    cdef double clipped[2]
-    cdef floating scale
+    cdef double mass, per_row, alpha = cfg.l2, sq, loss, clipped
     cdef int status = 0
-    cdef bint split = plan2 is not None
     sums[0] = 0
     sums[1] = 0
     for b in range((n + batch_size - 1) // batch_size):
@@ -592,31 +559,12 @@ cdef int _sklearn_steps(Plan plan, Plan plan2, fnet_optim* cfg, floating* params
             mass = 0
             for i in range(rows):
                 mass += w_in[order[start + i]]
-        scale = <floating>(delta_factor / mass)
-        if split and rows > 1:
-            first = rows - rows // 2
-            losses[1] = 0
-            clipped[1] = 0
-            for h in prange(2, num_threads=2, schedule="static"):
-                if h == 0:
-                    losses[0] = _part_gradient(plan, params, grads, acts, deltas, X,
-                                               source, order, start, first, scale,
-                                               &clipped[0])
-                else:
-                    losses[1] = _part_gradient(plan2, params, grads2, acts2, deltas2, X,
-                                               source, order, start + first, rows - first,
-                                               scale, &clipped[1])
-            for i in range(m):
-                grads[i] = grads[i] + grads2[i]
-        else:
-            losses[0] = _part_gradient(plan, params, grads, acts, deltas, X, source, order,
-                                       start, rows, scale, &clipped[0])
-            losses[1] = 0
-            clipped[1] = 0
-        if not isfinite(losses[0] + losses[1]):
+        loss = _batch_gradient(plan, params, grads, acts, deltas, X, source, order, start,
+                               rows, <floating>(delta_factor / mass), &clipped)
+        if not isfinite(loss):
             break     # diverged: stop before this step; the caller decides
         per_row = rows / mass
-        sums[0] += per_row * (clipped[0] + clipped[1])
+        sums[0] += per_row * clipped
         if alpha != 0:
             sq = 0
             for i in range(plan.n_weights):

@@ -33,7 +33,6 @@ Extra keyword arguments, all defaulting to scikit-learn's behaviour:
 """
 import contextlib
 import numbers
-import threading
 import warnings
 
 import numpy as np
@@ -85,27 +84,6 @@ _OUTPUTS = {
 # Epochs whose batch forward pass is below this many multiply-adds run with one BLAS
 # thread (OpenBLAS's second thread gains nothing on these products).
 _ONE_THREAD_BELOW = 1_000_000
-# Batches whose forward pass is at least this many multiply-adds are split over two
-# threads (each half's forward and backward pass at once) when OpenMP may use two
-# threads (OMP_NUM_THREADS, threadpoolctl) and no other fastnet.sklearn fit runs in
-# this process (a threaded sweep already uses the cores). Measured on 2 cores
-# (digits, default parameters: 1.5 M per batch): 1.4-1.6x faster fits; below ~0.5 M
-# the gain turned into a loss when the host was busy.
-_SPLIT_ABOVE = 1_000_000
-_RUNNING = [0]              # fastnet.sklearn fits running in this process
-_RUNNING_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _running():
-    with _RUNNING_LOCK:
-        _RUNNING[0] += 1
-    try:
-        yield
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING[0] -= 1
-
 
 class _StochasticSolver:
     """scikit-learn's SGDOptimizer / AdamOptimizer over fastnet's flat buffers: the
@@ -330,24 +308,9 @@ class _BaseMLP(BaseEstimator):
         sizes = self.net_.layer_sizes
         return batch_size * sum(a * b for a, b in zip(sizes, sizes[1:]))
 
-    def _splits_batches(self, batch_size):
-        """Whether each batch is split over two threads (see _SPLIT_ABOVE)."""
-        return (self._batch_work(batch_size) >= _SPLIT_ABOVE and _RUNNING[0] <= 1
-                and _train.openmp_threads() >= 2)
-
-    def _halves(self, batch_size):
-        """(plan2, grads2) for _train.train_epoch_sklearn when batches are split,
-        else ()."""
-        if not self._splits_batches(batch_size):
-            return ()
-        net = self.net_
-        return net._plan(batch_size - batch_size // 2), np.zeros_like(net._params)
-
     def _threads(self, batch_size):
-        # one BLAS thread for small products, and always when batches are split (each
-        # half's products run in its own thread)
-        if (self._batch_work(batch_size) < _ONE_THREAD_BELOW
-                or self._splits_batches(batch_size)):
+        # one BLAS thread for small products (a second one gains nothing there)
+        if self._batch_work(batch_size) < _ONE_THREAD_BELOW:
             return limit_blas_threads(1)
         return contextlib.nullcontext()
 
@@ -398,8 +361,7 @@ class _BaseMLP(BaseEstimator):
         rs = self._random_state
         batches = -(-n_samples // batch_size)
         try:
-            with _running(), self._threads(batch_size):
-                halves = self._halves(batch_size)
+            with self._threads(batch_size):
                 self.n_iter_ = 0
                 for it in range(self.max_iter):
                     if self.sampling == "uniform":
@@ -413,7 +375,7 @@ class _BaseMLP(BaseEstimator):
                     data, penalty, updates = _train.train_epoch_sklearn(
                         plan, opt.config(net.dtype), params, grads, opt.state, X_train,
                         labels, targets, sample_weight_train, sample_idx, batch_size,
-                        opt.updates, delta_factor, *halves)
+                        opt.updates, delta_factor)
                     opt.updates += updates
                     if updates < batches:       # stopped at a NaN or infinite loss
                         raise ValueError("Solver produced non-finite parameter weights. The "

@@ -230,31 +230,3 @@ def test_poisson_refuses_negative_targets():
     X, y = make_regression(30, 3, random_state=3)
     with pytest.raises(ValueError, match="y >= 0"):
         MLPRegressor(loss="poisson", max_iter=2).fit(X, y)
-
-
-@fastnet_only
-@pytest.mark.parametrize("weighted", [False, True])
-def test_batches_split_over_two_threads_train_the_same_model(monkeypatch, weighted):
-    """With the two-thread split forced on (every batch, odd sizes, sample weights),
-    the model is still scikit-learn's to 1e-9; the split path really ran."""
-    import fastnet.sklearn as fs
-    from fastnet import _train
-    from sklearn.neural_network import MLPClassifier as SkClassifier
-    monkeypatch.setattr(fs, "_SPLIT_ABOVE", 0)
-    monkeypatch.setattr(_train, "openmp_threads", lambda: 2)
-    calls = []
-    real = _train.train_epoch_sklearn
-
-    def spy(*args):
-        calls.append(len(args) > 13)        # plan2 and grads2 passed
-        return real(*args)
-    monkeypatch.setattr(_train, "train_epoch_sklearn", spy)
-    X, y = make_classification(157, 6, n_informative=4, n_classes=3, random_state=4)
-    w = np.random.default_rng(0).uniform(0.5, 2, len(y)) if weighted else None
-    params = dict(hidden_layer_sizes=(9, 5), batch_size=37, max_iter=12, random_state=0)
-    ours = fs.MLPClassifier(**params).fit(X, y, sample_weight=w)
-    theirs = SkClassifier(**params).fit(X, y, sample_weight=w)
-    assert calls and all(calls)
-    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
