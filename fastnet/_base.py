@@ -311,7 +311,7 @@ class BaseMLP:
             1 is the lecture's per-sample SGD; values above n are clipped to n.
         learning_rate : float, default 0.01
         lr_decay : float, default 0.0
-        momentum : float in [0, 1), default 0.0
+        momentum : float in [0, 1], default 0.0
         l2 : float, default 0.0
         sampling : {"shuffle", "uniform"}, default "shuffle"
             "shuffle": a fresh permutation each epoch. "uniform": each of the n picks

@@ -294,6 +294,15 @@ cdef fnet_truth _truth(const Py_ssize_t[::1] labels, const void* targets, const 
     return t
 
 
+cdef int _check_shapes(Plan plan, const floating[::1] params,
+                       const floating[:, ::1] X) except -1:
+    if params.shape[0] != plan.n_params or X.shape[1] != plan.sizes[0]:
+        raise ValueError(f"params ({params.shape[0]}) or X's width ({X.shape[1]}) do not "
+                         f"match the plan ({plan.n_params} parameters, "
+                         f"{plan.sizes[0]} inputs)")
+    return 0
+
+
 def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] out):
     """out (n, k) = the head's outputs (probabilities for softmax) for the rows of X.
@@ -306,6 +315,9 @@ def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
     cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
     cdef floating[::1] work = plan.work
     cdef fnet_truth none = _truth(None, NULL, NULL)
+    _check_shapes(plan, params, X)
+    if out.shape[0] != n or out.shape[1] != k:
+        raise ValueError(f"out must have shape ({n}, {k})")
     if n == 1 and plan.capacity == 1:
         with nogil:   # X was checked by the caller; the row's class is not needed here
             _forward_row(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0],
@@ -449,8 +461,9 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     times the batch's summed weighted loss (data; its log losses of probabilities
     clipped to [eps, 1 - eps] as scikit-learn reports them) and times l2/2 ||W||^2
     measured before its step (penalty), so that scikit-learn's epoch loss is
-    (head factor * data + penalty) / (rows visited). A step whose loss is NaN or
-    infinite is not taken and ends the call early, as in train_epoch.
+    (head factor * data + penalty) / (rows visited). Unlike train_epoch, a NaN or
+    infinite loss does not stop the steps (scikit-learn trains on); a batch whose
+    weights sum to zero raises ZeroDivisionError, as numpy's average does there.
     """
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
     cdef floating[::1] acts = plan.acts
@@ -464,6 +477,7 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     _state_pointers(state, state_ptrs, m, cfg.code)
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
+    _check_shapes(plan, params, X)
     if cfg.lr_decay != 0:
         raise ValueError("scikit-learn's schedules change the learning rate between "
                          "epochs; lr_decay must be 0")
@@ -471,6 +485,9 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
         status = _sklearn_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
                                 state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
                                 t0, delta_factor, sums, &steps)
+    if status == -2:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized (a batch whose "
+                                "sample weights are all 0)")
     if status != 0:
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
@@ -542,8 +559,9 @@ cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* 
                         Py_ssize_t t0, double delta_factor, double* sums,
                         Py_ssize_t* steps) noexcept nogil:
     # train_epoch_sklearn's loop. sums[0] receives the data loss, sums[1] the
-    # penalty, steps the updates done. 0, or -1 for an optimizer the kernels do not
-    # implement.
+    # penalty, steps the updates done. 0; -1 for an optimizer the kernels do not
+    # implement; -2 for a batch whose weights sum to zero. A NaN or infinite loss does
+    # not stop it (scikit-learn trains on; its caller checks the weights at the end).
     cdef Py_ssize_t b, i, start, rows, step = t0
     cdef const floating* w_in = <const floating*>source.weights
     cdef double mass, per_row, alpha = cfg.l2, sq, loss, clipped
@@ -559,10 +577,11 @@ cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* 
             mass = 0
             for i in range(rows):
                 mass += w_in[order[start + i]]
+        if mass == 0:
+            status = -2
+            break
         loss = _batch_gradient(plan, params, grads, acts, deltas, X, source, order, start,
                                rows, <floating>(delta_factor / mass), &clipped)
-        if not isfinite(loss):
-            break     # diverged: stop before this step; the caller decides
         per_row = rows / mass
         sums[0] += per_row * clipped
         if alpha != 0:

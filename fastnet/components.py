@@ -325,7 +325,7 @@ class SGDConfig:
     momentum: float = 0.0
     nesterov: bool = False
     name = "sgd"
-    RULES = dict(_SCHEDULE_RULES, momentum=(0, 1, False, True))
+    RULES = dict(_SCHEDULE_RULES, momentum=(0, 1, False, False))
 
     def __post_init__(self):
         _check_hyperparameters(self)

@@ -61,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 
 import fastnet
 from fastnet import _train
+from fastnet._guards import check_fits_in_memory
 from fastnet._threads import limit_blas_threads
 from fastnet._training import configure
 from fastnet.components import OPTIMIZERS
@@ -100,19 +101,21 @@ class _StochasticSolver:
         self.state = tuple(np.zeros_like(params) for _ in OPTIMIZERS[self.name].state)
         self.updates = 0
         self._config = None
+        # fixed when the optimizer is made, as scikit-learn's optimizer objects fix them
         if self.name == "sgd":
             self._values = dict(momentum=float(est.momentum),
-                                nesterov=bool(est.nesterovs_momentum), l2=float(est.alpha))
+                                nesterov=bool(est.nesterovs_momentum))
         else:
             self._values = dict(beta_1=float(est.beta_1), beta_2=float(est.beta_2),
-                                epsilon=float(est.epsilon), l2=float(est.alpha))
+                                epsilon=float(est.epsilon))
 
-    def config(self, dtype):
-        """The compiled step's configuration at the current learning rate."""
-        key = (self.learning_rate, dtype)
+    def config(self, dtype, alpha):
+        """The compiled step's configuration at the current learning rate, with l2 the
+        estimator's current alpha (scikit-learn reads it at every batch)."""
+        key = (self.learning_rate, float(alpha), dtype)
         if self._config is None or self._config[0] != key:
-            self._config = (key, configure(
-                self.name, dict(self._values, learning_rate=self.learning_rate), dtype))
+            values = dict(self._values, learning_rate=self.learning_rate, l2=float(alpha))
+            self._config = (key, configure(self.name, values, dtype))
         return self._config[1]
 
     def iteration_ends(self, time_step):
@@ -168,46 +171,58 @@ class _BaseMLP(BaseEstimator):
         "sampling": [StrOptions({"shuffle", "uniform"})],
     }
 
-    # -- the fitted model: scikit-learn's attributes as views of net_'s buffer -------
+    # -- the fitted model ---------------------------------------------------------------
+    # coefs_ and intercepts_ are plain lists of arrays, as in scikit-learn (users read,
+    # replace and modify them in place); the compiled network (_net, a fastnet.MLP over
+    # one flat buffer) is synchronised from them before it is used and written back
+    # after training.
     @property
-    def coefs_(self):
-        """list of (fan_in, fan_out) arrays: views of the model's weights (writable)."""
-        return [W.T for W in self._net().weights]
+    def net_(self):
+        """fastnet.MLP: the compiled network holding coefs_ and intercepts_ (for save,
+        export_c, forward)."""
+        check_is_fitted(self)
+        return self._synced()
 
-    @coefs_.setter
-    def coefs_(self, values):
-        self._assign(self._net().weights, values, "coefs_", transpose=True)
+    def _synced(self):
+        """The compiled network holding the current coefs_ / intercepts_, rebuilt when
+        their shapes or dtype, activation or out_activation_ changed."""
+        coefs, intercepts = self.coefs_, self.intercepts_
+        shapes = [np.shape(c) for c in coefs]
+        sizes = [shapes[0][0] if shapes and len(shapes[0]) == 2 else -1]
+        sizes += [s[1] if len(s) == 2 else -1 for s in shapes]
+        if (not coefs or len(intercepts) != len(coefs) or min(sizes) < 1
+                or any(s[0] != n for s, n in zip(shapes, sizes))
+                or any(np.shape(b) != (n,) for b, n in zip(intercepts, sizes[1:]))):
+            raise ValueError(f"coefs_ (shapes {shapes}) and intercepts_ (shapes "
+                             f"{[np.shape(b) for b in intercepts]}) do not chain into a "
+                             f"network: coefs_[i] (fan_in, fan_out), intercepts_[i] "
+                             f"(fan_out,), each fan_out the next fan_in")
+        dtype = np.dtype(np.float32 if np.asarray(coefs[0]).dtype == np.float32
+                         else np.float64)
+        activation = _ACTIVATIONS[self.activation]
+        head = _OUTPUTS[self.out_activation_][0]
+        net = self.__dict__.get("_net")
+        if (net is None or net.layer_sizes != sizes or net.dtype != dtype
+                or net.output != head or set(net.activation) - {activation}):
+            net = self._net = fastnet.MLP(sizes, activation=activation, output=head,
+                                          dtype=dtype, seed=0)
+        for W, b, coef, intercept in zip(net.weights, net.biases, coefs, intercepts):
+            W[...] = np.asarray(coef).T
+            b[...] = intercept
+        return net
 
-    @property
-    def intercepts_(self):
-        """list of (fan_out,) arrays: views of the model's biases (writable)."""
-        return list(self._net().biases)
+    def _write_back(self, net):
+        """coefs_ / intercepts_ (in place, as scikit-learn's optimizers update them)
+        from the network's buffer."""
+        for W, b, coef, intercept in zip(net.weights, net.biases, self.coefs_,
+                                         self.intercepts_):
+            coef[...] = W.T
+            intercept[...] = b
 
-    @intercepts_.setter
-    def intercepts_(self, values):
-        self._assign(self._net().biases, values, "intercepts_", transpose=False)
-
-    def _net(self):
-        try:
-            return self.__dict__["net_"]
-        except KeyError:
-            raise AttributeError("the model is not fitted yet: no coefs_ or "
-                                 "intercepts_") from None
-
-    @staticmethod
-    def _assign(views, values, name, transpose):
-        values = list(values)
-        if len(values) != len(views):
-            raise ValueError(f"{name} needs {len(views)} arrays, got {len(values)}")
-        for view, value in zip(views, values):
-            value = np.asarray(value)
-            value = value.T if transpose else value
-            if value.shape != view.shape:
-                raise ValueError(f"{name}: expected shapes "
-                                 f"{[v.T.shape if transpose else v.shape for v in views]}, "
-                                 f"got {[np.shape(v) for v in values]}")
-        for view, value in zip(views, values):
-            view[...] = np.asarray(value).T if transpose else value
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_net", None)       # rebuilt from coefs_ / intercepts_ when needed
+        return state
 
     # -- set-up ------------------------------------------------------------------------
     def _hidden(self):
@@ -227,25 +242,22 @@ class _BaseMLP(BaseEstimator):
     def _initialize(self, y, layer_units, dtype):
         """scikit-learn's _initialize: attributes, and the initial weights drawn from
         self._random_state in its order (per layer: weights (fan_in, fan_out), then
-        intercepts; Glorot-uniform bounds, factor 2 for logistic)."""
+        intercepts; Glorot-uniform bounds, factor 2 for logistic) in X's dtype."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        head = _OUTPUTS[self.out_activation_][0]
-        net = fastnet.MLP(layer_units, activation=_ACTIVATIONS[self.activation], output=head,
-                          dtype=dtype, seed=0)
+        # scikit-learn's draws: per layer, weights then intercepts
         factor = 2.0 if self.activation == "logistic" else 6.0
-        for W, b, fan_in, fan_out in zip(net.weights, net.biases, layer_units,
-                                         layer_units[1:]):
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units, layer_units[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
-            W[...] = self._random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(
-                dtype, copy=False).T
-            b[...] = self._random_state.uniform(-bound, bound, fan_out).astype(dtype,
-                                                                            copy=False)
-        self.net_ = net
-        self._best_params = net.parameters.copy()
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(coef.astype(dtype, copy=False))
+            self.intercepts_.append(intercept.astype(dtype, copy=False))
+        self._best_params = self._synced().parameters.copy()
         self.__dict__.pop("_optimizer", None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -261,62 +273,69 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden()
-        first_pass = "net_" not in self.__dict__ or (not self.warm_start and not incremental)
+        first_pass = "coefs_" not in self.__dict__ or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, self._model_dtype(X))
-        elif list(self.net_.layer_sizes) != layer_units:
-            raise ValueError(f"the model has layer sizes {self.net_.layer_sizes}; this data "
-                             f"and hidden_layer_sizes need {layer_units}")
-        self.n_outputs_ = y.shape[1]
-        X = self._dense(X)
+        net = self._synced()
+        if net.layer_sizes != layer_units:
+            raise ValueError(f"the model's coefs_ give layer sizes {net.layer_sizes}; this "
+                             f"data and hidden_layer_sizes need {layer_units} (a warm start "
+                             f"keeps the fitted network)")
+        X = self._dense(X, net.dtype)
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=self.net_.dtype)
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=net.dtype)
+        before = None if first_pass else net.parameters.copy()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, incremental)
+            self._fit_stochastic(net, X, y, sample_weight, incremental)
         else:
-            self._fit_lbfgs(X, y, sample_weight)
-        if not np.isfinite(self.net_.parameters).all():
+            self._fit_lbfgs(net, X, y, sample_weight)
+        if not np.isfinite(net.parameters).all():
+            if before is not None:      # a warm fit keeps the model it started from
+                net.parameters[...] = before
+                self._write_back(net)
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
+        self._write_back(net)
         return self
 
-    def _dense(self, X):
-        """X as the compiled kernels take it: dense, C-contiguous, the model's dtype."""
+    @staticmethod
+    def _dense(X, dtype):
+        """X as the compiled kernels take it: dense, C-contiguous, of dtype."""
         if scipy.sparse.issparse(X):
+            check_fits_in_memory(X.shape[0] * X.shape[1] * np.dtype(dtype).itemsize,
+                                 f"sparse X {X.shape} made dense (fastnet's kernels take "
+                                 f"dense rows)")
             X = X.toarray()
-        return np.ascontiguousarray(X, dtype=self.net_.dtype)
+        return np.ascontiguousarray(X, dtype=dtype)
 
-    def _truth(self, y):
+    def _truth(self, y, dtype):
         """Targets (n, k) as the model's head takes them (labels, indicators or
-        targets of the model's dtype)."""
+        targets of dtype)."""
         if self.out_activation_ == "softmax":
             return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.intp)
-        return np.ascontiguousarray(y, dtype=self.net_.dtype)
+        return np.ascontiguousarray(y, dtype=dtype)
 
     def _split(self, truth):
         return (truth, None) if truth.dtype == np.intp else (None, truth)
 
-    def _batch_work(self, batch_size):
-        """Multiply-adds of one batch's forward pass."""
-        sizes = self.net_.layer_sizes
-        return batch_size * sum(a * b for a, b in zip(sizes, sizes[1:]))
-
-    def _threads(self, batch_size):
+    @staticmethod
+    def _threads(net, batch_size):
         # one BLAS thread for small products (a second one gains nothing there)
-        if self._batch_work(batch_size) < _ONE_THREAD_BELOW:
+        sizes = net.layer_sizes
+        if batch_size * sum(a * b for a, b in zip(sizes, sizes[1:])) < _ONE_THREAD_BELOW:
             return limit_blas_threads(1)
         return contextlib.nullcontext()
 
     # -- stochastic solvers ---------------------------------------------------------
-    def _fit_stochastic(self, X, y, sample_weight, incremental):
-        net = self.net_
+    def _fit_stochastic(self, net, X, y, sample_weight, incremental):
         if not incremental or "_optimizer" not in self.__dict__:
             self._optimizer = _StochasticSolver(self, net.parameters)
         if self.early_stopping and incremental:
@@ -349,7 +368,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than "
                               "sample size. It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        labels, targets = self._split(self._truth(y_train))
+        labels, targets = self._split(self._truth(y_train, net.dtype))
         plan = net._plan(batch_size)
         params, grads = net._params, net._grads
         opt = self._optimizer
@@ -359,9 +378,8 @@ class _BaseMLP(BaseEstimator):
         ordered = np.arange(n_samples)
         perm = np.empty_like(ordered)
         rs = self._random_state
-        batches = -(-n_samples // batch_size)
         try:
-            with self._threads(batch_size):
+            with self._threads(net, batch_size):
                 self.n_iter_ = 0
                 for it in range(self.max_iter):
                     if self.sampling == "uniform":
@@ -373,21 +391,17 @@ class _BaseMLP(BaseEstimator):
                         rs.shuffle(perm)
                         sample_idx = sample_idx[perm]
                     data, penalty, updates = _train.train_epoch_sklearn(
-                        plan, opt.config(net.dtype), params, grads, opt.state, X_train,
+                        plan, opt.config(net.dtype, self.alpha), params, grads, opt.state, X_train,
                         labels, targets, sample_weight_train, sample_idx, batch_size,
                         opt.updates, delta_factor)
                     opt.updates += updates
-                    if updates < batches:       # stopped at a NaN or infinite loss
-                        raise ValueError("Solver produced non-finite parameter weights. The "
-                                         "input data may contain large values and need to "
-                                         "be preprocessed.")
                     self.n_iter_ += 1
-                    self.loss_ = (report * data + penalty) / n_samples
+                    self.loss_ = np.float64((report * data + penalty) / n_samples)
                     self.t_ += n_samples
                     self.loss_curve_.append(self.loss_)
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                    self._update_no_improvement_count(early_stopping, X_val, y_val,
+                    self._update_no_improvement_count(net, early_stopping, X_val, y_val,
                                                       sample_weight_val)
                     opt.iteration_ends(self.t_)
                     if self._no_improvement_count > self.n_iter_no_change:
@@ -414,13 +428,13 @@ class _BaseMLP(BaseEstimator):
             # restore the best weights. In scikit-learn coefs_ then IS _best_coefs, so
             # a later warm fit trains the best weights in place: None says "the best
             # are the current ones" until an improvement copies them again.
-            if self._best_params is not None:
+            if self._best_params is not None and self._best_params.shape == params.shape:
                 params[...] = self._best_params
             self._best_params = None
 
-    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+    def _update_no_improvement_count(self, net, early_stopping, X, y, sample_weight):
         if early_stopping:
-            val_score = self._score_dense(X, y, sample_weight)
+            val_score = self._score_with(net, X, y, sample_weight)
             self.validation_scores_.append(val_score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
@@ -431,7 +445,7 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if last_valid_score > self.best_validation_score_:
                 self.best_validation_score_ = last_valid_score
-                self._best_params = self.net_.parameters.copy()
+                self._best_params = net.parameters.copy()
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -441,19 +455,18 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     # -- L-BFGS ------------------------------------------------------------------------
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _fit_lbfgs(self, net, X, y, sample_weight):
         """scipy's L-BFGS-B on scikit-learn's full-batch objective, evaluated by the
         compiled passes; the parameter vector is in scikit-learn's packing (each
         coefs_[i] raveled, then each intercepts_[i]) so that the optimizer sees the
         same coordinates."""
-        net = self.net_
         params, grads = net._params, net._grads
-        order = self._packing()
+        order = self._packing(net)
         n = X.shape[0]
         mass = float(n if sample_weight is None else sample_weight.sum())
         n_weights = net._n_weights
         delta_factor = _OUTPUTS[self.out_activation_][1]
-        labels, targets = self._split(self._truth(y))
+        labels, targets = self._split(self._truth(y, net.dtype))
         plan = net._chunk_plan()
         alpha = self.alpha
         outputs = np.empty((n, self.n_outputs_), dtype=net.dtype)
@@ -479,9 +492,9 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = opt_res.fun
         params[order] = opt_res.x
 
-    def _packing(self):
-        """Indices into net_'s flat buffer in scikit-learn's packed order."""
-        net = self.net_
+    @staticmethod
+    def _packing(net):
+        """Indices into net's flat buffer in scikit-learn's packed order."""
         sizes = net.layer_sizes
         parts = [net._w_off[l] + np.arange(sizes[l] * sizes[l + 1]).reshape(
                  sizes[l + 1], sizes[l]).T.ravel() for l in range(len(sizes) - 1)]
@@ -492,10 +505,22 @@ class _BaseMLP(BaseEstimator):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self.net_._forward(self._dense(X))
+        return self._outputs(self._synced(), X)
 
-    def _score_dense(self, X, y, sample_weight):
-        y_pred = self._predict(X, check_input=False)
+    def _outputs(self, net, X):
+        """The network's outputs for X (sparse X densified a chunk of rows at a time)."""
+        if np.ndim(X) != 2 or X.shape[1] != net.layer_sizes[0]:
+            raise ValueError(f"X has shape {np.shape(X)}; the network takes "
+                             f"{net.layer_sizes[0]} features")
+        if scipy.sparse.issparse(X):
+            chunk = max(1, 2 ** 22 // max(1, X.shape[1]))
+            return np.concatenate([net._forward(self._dense(X[i:i + chunk], net.dtype))
+                                   for i in range(0, X.shape[0], chunk)])
+        return net._forward(self._dense(X, net.dtype))
+
+    def _score_with(self, net, X, y, sample_weight):
+        """scikit-learn's early-stopping score (accuracy or R^2) of net on checked X."""
+        y_pred = self._predict_outputs(self._outputs(net, X))
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
@@ -612,12 +637,14 @@ _SHARED_ATTRS_DOC = """
     t_ : int
         Training samples seen.
     coefs_ : list of ndarray of shape (fan_in, fan_out)
-        Views of the model's weights.
     intercepts_ : list of ndarray of shape (fan_out,)
+        Plain arrays as in scikit-learn: replace or modify them and the next
+        predict or fit uses them.
     n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_
     out_activation_ : str
     net_ : fastnet.MLP
-        The compiled network itself (save, export_c, forward).
+        The compiled network holding coefs_ and intercepts_ (save, export_c,
+        forward).
 """
 
 
@@ -718,13 +745,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._predict_outputs(self._forward_pass_fast(X, check_input=check_input))
+
+    def _predict_outputs(self, y_pred):
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
-        return self._score_dense(X, y, sample_weight)
+        return self._score_with(self._synced(), X, y, sample_weight)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -894,7 +923,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._predict_outputs(self._forward_pass_fast(X, check_input=check_input))
+
+    def _predict_outputs(self, y_pred):
         if "_y_mean" in self.__dict__:
             y_pred = y_pred * self._y_scale + self._y_mean
         if y_pred.shape[1] == 1:
@@ -902,7 +933,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return y_pred
 
     def _score(self, X, y, sample_weight=None):
-        return self._score_dense(X, y, sample_weight)
+        return self._score_with(self._synced(), X, y, sample_weight)
 
     @available_if(lambda est: est._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)

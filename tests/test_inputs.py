@@ -107,7 +107,7 @@ def test_bad_constructor_arguments(impl, kwargs, match):
     (dict(epochs=0), "epochs must be a positive integer"),
     (dict(learning_rate=0), "learning_rate must be in"),
     (dict(learning_rate=np.nan), "learning_rate must be in"),
-    (dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
+    (dict(momentum=1.5), r"momentum must be in \[0, 1\]"),
     (dict(l2=-1), "l2 must be in"),
     (dict(lr_decay=-0.1), "lr_decay must be in"),
     (dict(sampling="sorted"), "unknown sampling 'sorted'"),

@@ -206,21 +206,62 @@ def test_fastnet_options_default_to_sklearns_behaviour_and_change_it_when_set():
 
 
 @fastnet_only
-def test_coefs_are_live_views_of_the_network():
-    """coefs_[i] (fan_in, fan_out) and intercepts_ are views of net_'s buffer: writes
-    change predictions; assigning a list of the wrong shapes is refused."""
+def test_coefs_are_scikit_learns_plain_arrays_and_the_network_follows_them():
+    """coefs_[i] (fan_in, fan_out) and intercepts_ are plain arrays as in
+    scikit-learn: modified in place, replaced element by element or as a whole list,
+    the next predict uses them; a warm fit trains from them; shapes that do not chain
+    are refused with a ValueError (never read out of bounds)."""
     X, y = make_classification(40, 3, n_informative=2, n_redundant=0, random_state=2)
     clf = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
     assert [c.shape for c in clf.coefs_] == [(3, 4), (4, 1)]
-    assert np.shares_memory(clf.coefs_[0], clf.net_.parameters)
+    assert all(c.flags.c_contiguous for c in clf.coefs_)
     before = clf.predict_proba(X)
     clf.coefs_[1][...] = 0
-    clf.intercepts_[1][...] = 0
+    clf.intercepts_[1] = np.zeros(1)
     np.testing.assert_allclose(clf.predict_proba(X), 0.5)
     clf.coefs_ = [np.ones((3, 4)), np.ones((4, 1))]
     assert not np.allclose(clf.predict_proba(X), before)
+    assert np.shares_memory(clf.coefs_[0], clf.coefs_[0])      # a stored list, not a copy
+    weights = clf.coefs_[0]
+    clf.set_params(warm_start=True, solver="sgd").fit(X, y)
+    assert clf.coefs_[0] is weights and not np.allclose(weights, 1)   # trained in place
+    clf.coefs_[0] = np.ones((4, 3))
     with pytest.raises(ValueError, match="coefs_"):
-        clf.coefs_ = [np.ones((4, 3)), np.ones((4, 1))]
+        clf.predict(X)
+
+
+@fastnet_only
+def test_activation_and_alpha_are_read_when_used_as_in_sklearn():
+    """set_params(activation=...) after a fit changes predict (scikit-learn reads it
+    in every forward pass); set_params(alpha=...) between partial_fit calls changes
+    the next steps (it reads alpha at every batch)."""
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+    X, y = make_classification(60, 4, random_state=6)
+    ours, theirs = (cls((5,), max_iter=3, random_state=0).fit(X, y)
+                    for cls in (MLPClassifier, SkClassifier))
+    for est in (ours, theirs):
+        est.set_params(activation="identity")
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-9)
+    ours, theirs = (cls((5,), solver="sgd", random_state=0).partial_fit(X, y, classes=[0, 1])
+                    for cls in (MLPClassifier, SkClassifier))
+    for est in (ours, theirs):
+        est.set_params(alpha=1.0).partial_fit(X, y)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-9)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+
+
+@fastnet_only
+def test_sparse_input_too_wide_to_densify_is_refused_clearly():
+    """fastnet's kernels take dense rows: sparse X is densified (predict a chunk of
+    rows at a time); when the dense copy cannot fit, a clear error, not a crash."""
+    import scipy.sparse
+    X = scipy.sparse.random(100, 3, density=0.5, format="csr", random_state=0)
+    y = np.arange(100) % 2
+    clf = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(X.toarray()))
+    huge = scipy.sparse.csr_matrix((2 ** 18, 2 ** 18))        # 512 GiB dense
+    with pytest.raises((MemoryError, ValueError), match="dense"):
+        MLPClassifier((4,), max_iter=1).fit(huge, np.arange(2 ** 18) % 2)
 
 
 @fastnet_only

@@ -217,7 +217,7 @@ def test_hyperparameters_are_checked_in_the_models_dtype(impl, option):
         net32.fit(X, y, optimizer="adam", **option)
     assert net32.state_dict().keys() == before.keys()         # still SGD: nothing changed
     with pytest.raises(ValueError, match="in float32"):
-        net32.fit(X, y, momentum=1 - 1e-9)
+        net32.fit(X, y, learning_rate=1e-50)
     impl.MLP([2, 1], output="logistic", dtype="float64", seed=0).fit(
         X, y, optimizer="adam", **option)                     # representable in float64
 
