@@ -15,8 +15,9 @@ import sys
 # kernels of _persample.c (AVX-512, AVX2, SSE2 clones) compute bitwise the same.
 # -fno-math-errno: sqrt becomes the (correctly rounded) instruction instead of a libm
 # call that may set errno, so loops over it vectorise (Adam's update); no value changes.
+# -pthread: _pool.c's worker thread.
 COMPILE_ARGS = (["-O3"] if sys.platform == "win32"
-                else ["-O3", "-ffp-contract=off", "-fno-math-errno"])
+                else ["-O3", "-ffp-contract=off", "-fno-math-errno", "-pthread"])
 if os.environ.get("FASTNET_NATIVE"):
     # Opt-in build for this machine only (not portable); results may differ in the
     # last bits from the portable build.
@@ -24,7 +25,7 @@ if os.environ.get("FASTNET_NATIVE"):
 
 # Extra C sources per extension: the per-sample kernels are plain C, for
 # restrict pointers and function multiversioning, which Cython cannot express.
-SOURCES = {"_train": ["fastnet/_persample.c"]}
+SOURCES = {"_train": ["fastnet/_persample.c", "fastnet/_pool.c"]}
 
 extensions = [
     Extension(
@@ -33,8 +34,9 @@ extensions = [
         include_dirs=[np.get_include(), "fastnet"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=COMPILE_ARGS,
+        extra_link_args=[] if sys.platform == "win32" else ["-pthread"],
         depends=["fastnet/_components.h", "fastnet/_components_impl.h", "fastnet/_persample.h",
-                 "fastnet/_persample_impl.h"],
+                 "fastnet/_persample_impl.h", "fastnet/_pool.h"],
     )
     for name in ("_blas", "_kernels", "_train")
 ]

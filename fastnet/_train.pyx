@@ -61,6 +61,18 @@ cdef extern from "_persample.h":
     int fnet_forward_row_f64(const fnet_layout* net, const double* params, double* work,
                              const double* x, double* out) noexcept nogil
 
+cdef extern from "_pool.h":
+    ctypedef void (*fnet_part_fn)(void* ctx, int part) noexcept nogil
+    void fnet_pool_run(fnet_part_fn fn, void* ctx, int parts) noexcept nogil
+    int fnet_pool_available() noexcept nogil
+
+
+def pool_available():
+    """Whether the worker thread that splits batches in two (_pool.h) runs or can
+    start here (False without POSIX threads)."""
+    return bool(fnet_pool_available())
+
+
 cdef class Plan:
     """Layer layout of one network plus a workspace for up to `capacity` rows.
 
@@ -445,7 +457,7 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
                         tuple state, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                         const floating[:, ::1] targets, const floating[::1] weights,
                         const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
-                        double delta_factor=1):
+                        double delta_factor=1, Plan plan2=None, floating[::1] grads2=None):
     """train_epoch's minibatch steps with scikit-learn's conventions (its MLP's
     ``_backprop``), for fastnet.sklearn: each batch B minimises
 
@@ -456,6 +468,11 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     each row's loss is multiplied by delta_factor (0.5 makes fastnet's squared error
     scikit-learn's half squared error). The step size is config.learning_rate (no
     lr_decay); Adam's step numbers continue from t0.
+
+    With plan2 (a second workspace of at least half a batch) and grads2 (a second
+    gradient buffer), each batch is split in two halves whose gradients the calling
+    thread and the pool's worker (_pool.h) compute at once, then added: the same step
+    up to rounding. When the worker is busy or asleep the caller computes both.
 
     Returns (data, penalty, updates): summed over the batches, rows/(summed weight)
     times the batch's summed weighted loss (data; its log losses of probabilities
@@ -468,12 +485,24 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     cdef Py_ssize_t n = order.shape[0], m = params.shape[0]
     cdef floating[::1] acts = plan.acts
     cdef floating[::1] deltas = plan.deltas
+    cdef floating[::1] acts2, deltas2
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
     cdef fnet_optim cfg = _optim_struct(config)
     cdef floating* state_ptrs[8]
     cdef int status = 0
     cdef double sums[2]
     cdef Py_ssize_t steps = 0
+    cdef fnet_halves halves
+    halves.plans[0] = <void*>plan
+    halves.plans[1] = NULL
+    halves.params = &params[0]
+    halves.grads[0] = &grads[0]
+    halves.acts[0] = &acts[0]
+    halves.deltas[0] = &deltas[0]
+    halves.X = &X[0, 0]
+    halves.source = &source
+    halves.order = &order[0]
+    halves.f32 = floating is float
     _state_pointers(state, state_ptrs, m, cfg.code)
     if batch_size > plan.capacity:
         raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
@@ -481,10 +510,21 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     if cfg.lr_decay != 0:
         raise ValueError("scikit-learn's schedules change the learning rate between "
                          "epochs; lr_decay must be 0")
+    if plan2 is not None:
+        if (grads2 is None or grads2.shape[0] != m or 2 * plan2.capacity < batch_size
+                or plan2.n_params != plan.n_params or plan2.work.dtype != plan.work.dtype):
+            raise ValueError("plan2 needs grads2 of the parameters' size and a capacity "
+                             "of at least half a batch of the same network and dtype")
+        acts2 = plan2.acts
+        deltas2 = plan2.deltas
+        halves.plans[1] = <void*>plan2
+        halves.grads[1] = &grads2[0]
+        halves.acts[1] = &acts2[0]
+        halves.deltas[1] = &deltas2[0]
     with nogil:
-        status = _sklearn_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
-                                state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
-                                t0, delta_factor, sums, &steps)
+        status = _sklearn_steps(plan, &halves, &cfg, &params[0], &grads[0], &acts[0],
+                                &deltas[0], state_ptrs, m, &X[0, 0], &source, &order[0], n,
+                                batch_size, t0, delta_factor, sums, &steps)
     if status == -2:
         raise ZeroDivisionError("Weights sum to zero, can't be normalized (a batch whose "
                                 "sample weights are all 0)")
@@ -552,8 +592,42 @@ cdef double _batch_gradient(Plan plan, const floating* params, floating* grads,
     return loss
 
 
-cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* grads,
-                        floating* acts, floating* deltas, floating** state, Py_ssize_t m,
+cdef struct fnet_halves:
+    # one batch split in two parts (part p through plans[p] into grads[p]); filled by
+    # train_epoch_sklearn, run by _half_task on the caller and the pool's worker
+    void* plans[2]           # borrowed Plan objects (kept alive by the caller)
+    void* params
+    void* grads[2]
+    void* acts[2]
+    void* deltas[2]
+    const void* X
+    const fnet_truth* source
+    const Py_ssize_t* order
+    Py_ssize_t start[2]
+    Py_ssize_t rows[2]
+    double scale
+    double losses[2]
+    double clipped[2]
+    bint f32
+
+
+cdef void _half_task(void* ctx, int part) noexcept nogil:
+    cdef fnet_halves* h = <fnet_halves*>ctx
+    if h.f32:
+        h.losses[part] = _batch_gradient(
+            <Plan>h.plans[part], <const float*>h.params, <float*>h.grads[part],
+            <float*>h.acts[part], <float*>h.deltas[part], <const float*>h.X, h.source,
+            h.order, h.start[part], h.rows[part], <float>h.scale, &h.clipped[part])
+    else:
+        h.losses[part] = _batch_gradient(
+            <Plan>h.plans[part], <const double*>h.params, <double*>h.grads[part],
+            <double*>h.acts[part], <double*>h.deltas[part], <const double*>h.X, h.source,
+            h.order, h.start[part], h.rows[part], h.scale, &h.clipped[part])
+
+
+cdef int _sklearn_steps(Plan plan, fnet_halves* halves, fnet_optim* cfg, floating* params,
+                        floating* grads, floating* acts, floating* deltas,
+                        floating** state, Py_ssize_t m,
                         const floating* X, const fnet_truth* source,
                         const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
                         Py_ssize_t t0, double delta_factor, double* sums,
@@ -565,6 +639,7 @@ cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* 
     cdef Py_ssize_t b, i, start, rows, step = t0
     cdef const floating* w_in = <const floating*>source.weights
     cdef double mass, per_row, alpha = cfg.l2, sq, loss, clipped
+    cdef floating* g2
     cdef int status = 0
     sums[0] = 0
     sums[1] = 0
@@ -580,8 +655,21 @@ cdef int _sklearn_steps(Plan plan, fnet_optim* cfg, floating* params, floating* 
         if mass == 0:
             status = -2
             break
-        loss = _batch_gradient(plan, params, grads, acts, deltas, X, source, order, start,
-                               rows, <floating>(delta_factor / mass), &clipped)
+        if halves.plans[1] != NULL and rows > 1:
+            halves.start[0] = start
+            halves.rows[0] = rows - rows // 2
+            halves.start[1] = start + halves.rows[0]
+            halves.rows[1] = rows // 2
+            halves.scale = delta_factor / mass
+            fnet_pool_run(_half_task, halves, 2)
+            g2 = <floating*>halves.grads[1]
+            for i in range(m):
+                grads[i] = grads[i] + g2[i]
+            loss = halves.losses[0] + halves.losses[1]
+            clipped = halves.clipped[0] + halves.clipped[1]
+        else:
+            loss = _batch_gradient(plan, params, grads, acts, deltas, X, source, order,
+                                   start, rows, <floating>(delta_factor / mass), &clipped)
         per_row = rows / mass
         sums[0] += per_row * clipped
         if alpha != 0:

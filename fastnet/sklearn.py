@@ -33,6 +33,7 @@ Extra keyword arguments, all defaulting to scikit-learn's behaviour:
 """
 import contextlib
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -62,7 +63,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 import fastnet
 from fastnet import _train
 from fastnet._guards import check_fits_in_memory
-from fastnet._threads import limit_blas_threads
+from fastnet._threads import blas_threads, limit_blas_threads
 from fastnet._training import configure
 from fastnet.components import OPTIMIZERS
 
@@ -85,6 +86,26 @@ _OUTPUTS = {
 # Epochs whose batch forward pass is below this many multiply-adds run with one BLAS
 # thread (OpenBLAS's second thread gains nothing on these products).
 _ONE_THREAD_BELOW = 1_000_000
+# Batches whose forward pass is at least this many multiply-adds are split in two
+# halves computed at once by this thread and the pool's worker (fastnet/_pool.h);
+# a busy second core costs the parallelism only, never a wait. Measured: SPLIT_NOTE.
+_SPLIT_ABOVE = 200_000
+
+def _thread_budget():
+    """Threads this process may use for one fit: 1 when OMP_NUM_THREADS or
+    OPENBLAS_NUM_THREADS say so (joblib's process backends set them to share the
+    cores between workers) or when scipy's BLAS is limited to one thread (threadpoolctl),
+    else the cores available."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) < 2:
+            return 1
+    blas = blas_threads()
+    if blas is not None and blas < 2:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
 
 class _StochasticSolver:
     """scikit-learn's SGDOptimizer / AdamOptimizer over fastnet's flat buffers: the
@@ -327,10 +348,25 @@ class _BaseMLP(BaseEstimator):
         return (truth, None) if truth.dtype == np.intp else (None, truth)
 
     @staticmethod
-    def _threads(net, batch_size):
-        # one BLAS thread for small products (a second one gains nothing there)
+    def _batch_work(net, batch_size):
+        """Multiply-adds of one batch's forward pass."""
         sizes = net.layer_sizes
-        if batch_size * sum(a * b for a, b in zip(sizes, sizes[1:])) < _ONE_THREAD_BELOW:
+        return batch_size * sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+    @classmethod
+    def _halves(cls, net, batch_size):
+        """(plan2, grads2) for _train.train_epoch_sklearn when batches are worth
+        splitting between this thread and the pool's worker, else ()."""
+        if (cls._batch_work(net, batch_size) < _SPLIT_ABOVE or not _train.pool_available()
+                or _thread_budget() < 2):
+            return ()
+        return net._plan(batch_size - batch_size // 2), np.zeros_like(net._params)
+
+    @classmethod
+    def _threads(cls, net, batch_size, halves):
+        # one BLAS thread for small products (a second one gains nothing there) and
+        # for split batches (each half's products run in their own thread)
+        if halves or cls._batch_work(net, batch_size) < _ONE_THREAD_BELOW:
             return limit_blas_threads(1)
         return contextlib.nullcontext()
 
@@ -379,7 +415,8 @@ class _BaseMLP(BaseEstimator):
         perm = np.empty_like(ordered)
         rs = self._random_state
         try:
-            with self._threads(net, batch_size):
+            halves = self._halves(net, batch_size)
+            with self._threads(net, batch_size, halves):
                 self.n_iter_ = 0
                 for it in range(self.max_iter):
                     if self.sampling == "uniform":
@@ -393,7 +430,7 @@ class _BaseMLP(BaseEstimator):
                     data, penalty, updates = _train.train_epoch_sklearn(
                         plan, opt.config(net.dtype, self.alpha), params, grads, opt.state, X_train,
                         labels, targets, sample_weight_train, sample_idx, batch_size,
-                        opt.updates, delta_factor)
+                        opt.updates, delta_factor, *halves)
                     opt.updates += updates
                     self.n_iter_ += 1
                     self.loss_ = np.float64((report * data + penalty) / n_samples)

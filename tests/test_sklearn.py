@@ -271,3 +271,58 @@ def test_poisson_refuses_negative_targets():
     X, y = make_regression(30, 3, random_state=3)
     with pytest.raises(ValueError, match="y >= 0"):
         MLPRegressor(loss="poisson", max_iter=2).fit(X, y)
+
+
+@pytest.fixture
+def split_every_batch(monkeypatch):
+    """Every batch split in two halves (this thread and the pool's worker), and a
+    record of whether the split path ran."""
+    import fastnet.sklearn as fs
+    from fastnet import _train
+    monkeypatch.setattr(fs, "_SPLIT_ABOVE", 0)
+    monkeypatch.setattr(fs, "_thread_budget", lambda: 2)
+    calls = []
+    real = _train.train_epoch_sklearn
+
+    def spy(*args):
+        calls.append(len(args) > 13)        # plan2 and grads2 passed
+        return real(*args)
+    monkeypatch.setattr(_train, "train_epoch_sklearn", spy)
+    return calls
+
+
+@fastnet_only
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batches_split_in_two_threads_train_the_same_model(split_every_batch, weighted):
+    """With every batch split (odd sizes, sample weights), the model is still
+    scikit-learn's to 1e-9, and bitwise the same from run to run (each half has its
+    own buffers; the sum's order is fixed whichever thread ran which half)."""
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+    X, y = make_classification(157, 6, n_informative=4, n_classes=3, random_state=4)
+    w = np.random.default_rng(0).uniform(0.5, 2, len(y)) if weighted else None
+    params = dict(hidden_layer_sizes=(9, 5), batch_size=37, max_iter=12, random_state=0)
+    ours = MLPClassifier(**params).fit(X, y, sample_weight=w)
+    theirs = SkClassifier(**params).fit(X, y, sample_weight=w)
+    assert split_every_batch and all(split_every_batch)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    again = MLPClassifier(**params).fit(X, y, sample_weight=w)
+    for a, b in zip(ours.coefs_, again.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+@fastnet_only
+def test_split_batches_from_several_threads_at_once(split_every_batch):
+    """Fits in four Python threads at once share one pool worker (the others compute
+    both halves themselves): every model equals the one fitted alone, bitwise."""
+    from concurrent.futures import ThreadPoolExecutor
+    X, y = make_regression(300, 8, n_targets=2, random_state=5)
+    params = dict(hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=1e-3,
+                  batch_size=50, max_iter=8, random_state=1)
+    alone = MLPRegressor(**params).fit(X, y / 100)
+    with ThreadPoolExecutor(4) as pool:
+        models = list(pool.map(lambda _: MLPRegressor(**params).fit(X, y / 100), range(8)))
+    for model in models:
+        for a, b in zip(model.coefs_ + model.intercepts_, alone.coefs_ + alone.intercepts_):
+            np.testing.assert_array_equal(a, b)
