@@ -309,6 +309,11 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, self._model_dtype(X))
+        if self.solver == "lbfgs":
+            # scikit-learn's L-BFGS unpacks scipy's float64 vector into coefs_: from the
+            # first evaluation on, it trains (and then predicts) in float64 whatever X
+            self.coefs_ = [np.asarray(c, dtype=np.float64) for c in self.coefs_]
+            self.intercepts_ = [np.asarray(b, dtype=np.float64) for b in self.intercepts_]
         net = self._synced()
         if net.layer_sizes != layer_units:
             raise ValueError(f"the model's coefs_ give layer sizes {net.layer_sizes}; this "
@@ -555,9 +560,13 @@ class _BaseMLP(BaseEstimator):
                              f"{net.layer_sizes[0]} features")
         if scipy.sparse.issparse(X):
             chunk = max(1, 2 ** 22 // max(1, X.shape[1]))
-            return np.concatenate([net._forward(self._dense(X[i:i + chunk], net.dtype))
-                                   for i in range(0, X.shape[0], chunk)])
-        return net._forward(self._dense(X, net.dtype))
+            out = np.concatenate([net._forward(self._dense(X[i:i + chunk], net.dtype))
+                                  for i in range(0, X.shape[0], chunk)])
+        else:
+            out = net._forward(self._dense(X, net.dtype))
+        # NumPy's promotion, as scikit-learn's X @ coefs_: float64 X on a float32 model
+        # gives float64 outputs
+        return out.astype(np.result_type(X.dtype, net.dtype), copy=False)
 
     def _score_with(self, net, X, y, sample_weight):
         """scikit-learn's early-stopping score (accuracy or R^2) of net on checked X."""

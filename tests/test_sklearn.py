@@ -195,7 +195,9 @@ def test_fastnet_options_default_to_sklearns_behaviour_and_change_it_when_set():
     np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-9)
     f32 = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0,
                        dtype="float32").fit(X, y)
-    assert f32.coefs_[0].dtype == np.float32 and f32.predict(X).dtype == np.float32
+    assert f32.coefs_[0].dtype == np.float32
+    assert f32.predict(X.astype(np.float32)).dtype == np.float32
+    assert f32.predict(X).dtype == np.float64           # NumPy's promotion, as sklearn
     uniform = MLPRegressor(hidden_layer_sizes=(6,), solver="sgd", max_iter=5, random_state=0,
                            sampling="uniform").fit(X, y)
     assert not np.allclose(uniform.coefs_[0], ours.coefs_[0])
