@@ -328,3 +328,18 @@ def test_split_batches_from_several_threads_at_once(split_every_batch):
     for model in models:
         for a, b in zip(model.coefs_ + model.intercepts_, alone.coefs_ + alone.intercepts_):
             np.testing.assert_array_equal(a, b)
+
+
+def test_float32_input_keeps_sklearns_dtypes_per_solver():
+    """float32 X: adam/sgd keep float32 coefs_; lbfgs ends with float64 coefs_ (as
+    scikit-learn, which unpacks scipy's float64 vector); outputs follow NumPy's
+    promotion of X's dtype with the model's."""
+    X, y = make_classification(80, 5, random_state=8)
+    X32 = X.astype(np.float32)
+    adam = MLPClassifier((6,), max_iter=3, random_state=0).fit(X32, y)
+    assert adam.coefs_[0].dtype == np.float32
+    assert adam.predict_proba(X32).dtype == np.float32
+    assert adam.predict_proba(X).dtype == np.float64
+    lbfgs = MLPClassifier((6,), solver="lbfgs", max_iter=5, random_state=0).fit(X32, y)
+    assert lbfgs.coefs_[0].dtype == np.float64 and lbfgs.intercepts_[0].dtype == np.float64
+    assert lbfgs.predict_proba(X32).dtype == np.float64
