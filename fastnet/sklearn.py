@@ -95,6 +95,7 @@ _ONE_THREAD_BELOW = 1_000_000
 # (_thread_budget) avoids for joblib's process workers.
 _SPLIT_ABOVE = 100_000
 
+
 def _thread_budget():
     """Threads this process may use for one fit: 1 when OMP_NUM_THREADS or
     OPENBLAS_NUM_THREADS say so (joblib's process backends set them to share the
@@ -133,6 +134,14 @@ class _StochasticSolver:
         else:
             self._values = dict(beta_1=float(est.beta_1), beta_2=float(est.beta_2),
                                 epsilon=float(est.epsilon))
+
+    def adopt(self, params):
+        """Keep the state buffers in the parameters' dtype (a model that went through
+        L-BFGS is float64 now; scikit-learn's state arrays follow by NumPy's casts)."""
+        if any(buf.shape != params.shape for buf in self.state):
+            raise ValueError(f"the optimizer's state ({self.state[0].shape[0]} values) does "
+                             f"not match the model's {params.shape[0]} parameters")
+        self.state = tuple(buf.astype(params.dtype, copy=False) for buf in self.state)
 
     def config(self, dtype, alpha):
         """The compiled step's configuration at the current learning rate, with l2 the
@@ -383,6 +392,7 @@ class _BaseMLP(BaseEstimator):
     def _fit_stochastic(self, net, X, y, sample_weight, incremental):
         if not incremental or "_optimizer" not in self.__dict__:
             self._optimizer = _StochasticSolver(self, net.parameters)
+        self._optimizer.adopt(net.parameters)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
