@@ -343,3 +343,37 @@ def test_float32_input_keeps_sklearns_dtypes_per_solver():
     lbfgs = MLPClassifier((6,), solver="lbfgs", max_iter=5, random_state=0).fit(X32, y)
     assert lbfgs.coefs_[0].dtype == np.float64 and lbfgs.intercepts_[0].dtype == np.float64
     assert lbfgs.predict_proba(X32).dtype == np.float64
+
+
+@fastnet_only
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_sklearns_docstring_examples_give_sklearns_results_with_the_import_swapped(name):
+    """scikit-learn's own docstring example of each estimator, run twice: as written,
+    and with only the import line swapped for fastnet.sklearn; every value it shows
+    agrees to 1e-9."""
+    import doctest
+    import sklearn.neural_network as skn
+    doc = getattr(skn, name).__doc__
+    examples = doctest.DocTestParser().get_examples(doc[doc.index("Examples"):])
+    theirs, ours = {}, {}
+    shown = 0
+    for example in examples:
+        values = []
+        for namespace, swap in ((theirs, False), (ours, True)):
+            source = example.source
+            if swap:
+                source = source.replace("from sklearn.neural_network import",
+                                        "from fastnet.sklearn import")
+            try:
+                code = compile(source, name, "eval")
+            except SyntaxError:
+                exec(compile(source, name, "exec"), namespace)
+                values.append(None)
+            else:
+                values.append(eval(code, namespace))
+        if values[0] is not None and not hasattr(values[0], "fit"):
+            np.testing.assert_allclose(np.asarray(values[1], dtype=float),
+                                       np.asarray(values[0], dtype=float), rtol=1e-9)
+            shown += 1
+    assert any(type(v).__module__ == "fastnet.sklearn" for v in ours.values())
+    assert shown >= 2
