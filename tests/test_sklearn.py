@@ -377,3 +377,18 @@ def test_sklearns_docstring_examples_give_sklearns_results_with_the_import_swapp
             shown += 1
     assert any(type(v).__module__ == "fastnet.sklearn" for v in ours.values())
     assert shown >= 2
+
+
+@fastnet_only
+def test_sklearn_names_map_onto_the_registries():
+    """Every scikit-learn activation and output activation the estimators accept names
+    a registered fastnet component (fastnet.components), and every loss the regressor
+    accepts has its output head."""
+    import fastnet.sklearn as fs
+    from fastnet.components import ACTIVATIONS, HEADS
+    constraint = fs.MLPClassifier._parameter_constraints["activation"][0]
+    assert set(fs._ACTIVATIONS) == set(constraint.options)
+    assert set(fs._ACTIVATIONS.values()) <= set(ACTIVATIONS.names)
+    assert {head for head, _, _ in fs._OUTPUTS.values()} <= set(HEADS.names)
+    for loss in fs.MLPRegressor._parameter_constraints["loss"][0].options:
+        assert MLPRegressor(loss=loss)._out_activation() in fs._OUTPUTS
