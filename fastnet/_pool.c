@@ -53,7 +53,7 @@ static _Atomic int pool_busy;        /* a caller holds the pool */
 static fnet_part_fn pool_fn;
 static void *pool_ctx;
 static uint32_t pool_generation;     /* the caller's count of jobs (under pool_busy) */
-static int pool_state;               /* 0 not started, 1 running, -1 cannot start */
+static _Atomic int pool_state;       /* 0 not started, 1 running, -1 cannot start */
 
 static uint32_t word_generation(uint64_t w) { return (uint32_t)(w >> 32); }
 
@@ -110,7 +110,7 @@ static void after_fork_in_child(void)
     pthread_cond_init(&pool_cv, NULL);
     atomic_store(&pool_sleeping, 0);
     atomic_store(&pool_busy, 0);
-    pool_state = 0;
+    atomic_store(&pool_state, 0);
 }
 
 static void start_worker(void)      /* with pool_busy held */
@@ -118,20 +118,20 @@ static void start_worker(void)      /* with pool_busy held */
     pthread_t thread;
     pthread_attr_t attr;
     static int fork_handler;
+    int started = 0;
     if (!fork_handler) {
         if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0) {
-            pool_state = -1;
+            atomic_store(&pool_state, -1);
             return;
         }
         fork_handler = 1;
     }
-    pool_state = -1;
-    if (pthread_attr_init(&attr) != 0)
-        return;
-    if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
-            && pthread_create(&thread, &attr, worker, NULL) == 0)
-        pool_state = 1;
-    pthread_attr_destroy(&attr);
+    if (pthread_attr_init(&attr) == 0) {
+        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
+                  && pthread_create(&thread, &attr, worker, NULL) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    atomic_store(&pool_state, started ? 1 : -1);
 }
 
 static double now_us(void)
@@ -160,9 +160,9 @@ void fnet_pool_run(fnet_part_fn fn, void *ctx, int parts)
             fn(ctx, p);
         return;
     }
-    if (pool_state == 0)
+    if (atomic_load(&pool_state) == 0)
         start_worker();
-    if (pool_skip > 0 || pool_state < 0) {
+    if (pool_skip > 0 || atomic_load(&pool_state) < 0) {
         pool_skip -= pool_skip > 0;
         for (p = 0; p < parts; p++)
             fn(ctx, p);
@@ -204,7 +204,7 @@ void fnet_pool_run(fnet_part_fn fn, void *ctx, int parts)
 
 int fnet_pool_available(void)
 {
-    return pool_state >= 0;
+    return atomic_load(&pool_state) >= 0;
 }
 
 #endif

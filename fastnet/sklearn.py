@@ -63,7 +63,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 import fastnet
 from fastnet import _train
 from fastnet._guards import check_fits_in_memory
-from fastnet._threads import blas_threads, limit_blas_threads
+from fastnet._threads import limit_blas_threads
 from fastnet._training import configure
 from fastnet.components import OPTIMIZERS
 
@@ -99,15 +99,14 @@ _SPLIT_ABOVE = 100_000
 def _thread_budget():
     """Threads this process may use for one fit: 1 when OMP_NUM_THREADS or
     OPENBLAS_NUM_THREADS say so (joblib's process backends set them to share the
-    cores between workers) or when scipy's BLAS is limited to one thread (threadpoolctl),
-    else the cores available."""
+    cores between their workers), else the cores this process may run on. Read from
+    the environment only, never from the BLAS's current setting, which concurrent fits
+    change: whether a fit splits its batches (and so its last bits) must not depend on
+    what runs beside it."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         value = os.environ.get(var, "").strip()
         if value.isdigit() and int(value) < 2:
             return 1
-    blas = blas_threads()
-    if blas is not None and blas < 2:
-        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
 
