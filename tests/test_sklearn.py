@@ -392,3 +392,21 @@ def test_sklearn_names_map_onto_the_registries():
     assert {head for head, _, _ in fs._OUTPUTS.values()} <= set(HEADS.names)
     for loss in fs.MLPRegressor._parameter_constraints["loss"][0].options:
         assert MLPRegressor(loss=loss)._out_activation() in fs._OUTPUTS
+
+
+@fastnet_only
+def test_concurrent_fits_with_default_settings_are_bitwise_the_lone_fit(monkeypatch):
+    """Nothing patched but the environment: fits running in four threads at once
+    (which lower the BLAS's thread count while they run) make the same split decision
+    as a lone fit, so every model is bitwise the lone one."""
+    from concurrent.futures import ThreadPoolExecutor
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    X, y = make_classification(600, 32, n_informative=12, n_classes=4, random_state=9)
+    params = dict(hidden_layer_sizes=(64,), max_iter=3, random_state=0)
+    alone = MLPClassifier(**params).fit(X, y)
+    with ThreadPoolExecutor(4) as pool:
+        models = list(pool.map(lambda _: MLPClassifier(**params).fit(X, y), range(8)))
+    for model in models:
+        for a, b in zip(model.coefs_, alone.coefs_):
+            np.testing.assert_array_equal(a, b)
