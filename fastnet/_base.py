@@ -48,11 +48,17 @@ class BaseMLP:
         y + p`` per sample (non-negative counts or rates (n, k)).
         The loss of a batch is the mean over its samples.
     dtype : {"float32", "float64"}, default "float32"
-        Precision of parameters and arithmetic; inputs are converted to it.
-    seed : int or None
-        Seed of ``numpy.random.default_rng``, used for the initial weights and for the
-        sampling order of ``fit``. The same seed gives the same weights and the same
-        training trajectory in fastnet and fastnet.reference.
+        Precision of parameters and arithmetic; inputs are converted to it. None is
+        refused (ValueError), not read as float64.
+    seed : None, int >= 0 or numpy.random.Generator, default None
+        The model's own random generator, used for the initial weights and for the
+        sampling order of ``fit``: ``numpy.random.default_rng(seed)`` for None (fresh
+        entropy) or an integer. The same integer gives the same weights and the same
+        training trajectory in fastnet and fastnet.reference. A Generator is not kept:
+        one draw from it (``seed.integers(2**63)``) seeds the model's generator, so it
+        advances by that draw only (models made one after another from it differ, and
+        the same Generator state gives the same model), and the model's training never
+        touches it. Anything else raises ValueError.
 
     Attributes
     ----------
@@ -76,7 +82,8 @@ class BaseMLP:
 
     def __init__(self, layer_sizes: Sequence[int],
                  activation: Union[str, Sequence[str]] = "relu", output: str = "softmax",
-                 dtype: Union[str, np.dtype] = "float32", seed: Optional[int] = None) -> None:
+                 dtype: Union[str, np.dtype] = "float32",
+                 seed: Union[None, int, np.random.Generator] = None) -> None:
         sizes = check.check_layer_sizes(layer_sizes)
         self._activations = check.check_activations(activation, len(sizes) - 2,
                                                     ACTIVATIONS.names)
@@ -90,7 +97,9 @@ class BaseMLP:
         # the optimizer's state buffers.
         check_training_memory(n_params(sizes), self._dtype, self._optimizer,
                               f"layer_sizes {sizes}")
-        self._rng = np.random.default_rng(seed)
+        # After the other checks: a Generator passed as seed advances only when a
+        # model is made.
+        self._rng = check.check_seed(seed)
         params = init_params(sizes, self._activations, self._rng, self._dtype)
         self._set_state(params, {name: np.zeros_like(params) for name in self._optimizer.state},
                         0)

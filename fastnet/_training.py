@@ -41,11 +41,15 @@ class StopOnInterrupt:
     """During fit, a first Ctrl-C asks training to stop after the current chunk of
     steps (fit then returns normally, the model at a completed step); a second one
     raises KeyboardInterrupt as usual. Only in the main thread, where Python delivers
-    signals; elsewhere this does nothing."""
+    signals; elsewhere this does nothing. Nor does it when SIGINT is ignored (SIG_IGN:
+    background jobs, nohup): the process keeps ignoring it; or when its handler was not
+    set from Python (getsignal gives None), which could not be put back. Otherwise the
+    handler found is restored exactly on the way out."""
 
     def __init__(self):
         self.requested = False
         self._previous = None
+        self._installed = False
 
     def _handler(self, signum, frame):
         if self.requested:
@@ -55,13 +59,17 @@ class StopOnInterrupt:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             try:
-                self._previous = signal.signal(signal.SIGINT, self._handler)
+                current = signal.getsignal(signal.SIGINT)
+                if current is not None and current != signal.SIG_IGN:
+                    self._previous = signal.signal(signal.SIGINT, self._handler)
+                    self._installed = True
             except (ValueError, OSError):  # no signals here (embedded interpreter)
-                self._previous = None
+                self._installed = False
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
+        if self._installed:
+            self._installed = False
             signal.signal(signal.SIGINT, self._previous)
         return False
 

@@ -46,14 +46,50 @@ def check_activations(activation, n_hidden, choices):
     return [check_choice("activation", a, choices) for a in acts]
 
 
+def _shown(value, limit=60):
+    """repr(value), shortened: a huge integer's digits (which Python may even refuse
+    to print) are not worth an error message."""
+    try:
+        text = repr(value)
+    except ValueError:          # an int beyond sys.get_int_max_str_digits()
+        return f"an {type(value).__name__} too large to print"
+    if len(text) > limit:
+        text = f"{text[:limit // 2]}...({len(text)} characters)"
+    return text
+
+
 def check_dtype(dtype):
+    """float32 or float64, by name or numpy dtype. None is refused: np.dtype(None) is
+    float64, a silent choice (the scikit-learn estimators' dtype=None, "follow X", is
+    resolved there before a model is made)."""
+    expected = "expected 'float32' or 'float64'"
+    if dtype is None:
+        raise ValueError(f"dtype must be given: {expected}, got None")
     try:
         name = np.dtype(dtype).name
-    except TypeError:
+    except Exception:           # TypeError mostly; anything np.dtype cannot read
         name = None
     if name not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; expected 'float32' or 'float64'")
+        raise ValueError(f"unknown dtype {_shown(dtype)}; {expected}")
     return np.dtype(name)
+
+
+def check_seed(seed):
+    """The model's own random generator from `seed`: None (fresh entropy), a
+    non-negative integer (``numpy.random.default_rng(seed)``), or a numpy Generator,
+    from which one draw seeds the model's generator: the caller's generator advances
+    (two models made from it differ) but is never held by the model (training does not
+    advance it, and the model's generator is always a PCG64 that save and pickle can
+    restore)."""
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, np.random.Generator):
+        return np.random.default_rng(int(seed.integers(0, 2 ** 63)))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
+            or seed < 0:
+        raise ValueError(f"seed must be None, a non-negative integer or a "
+                         f"numpy.random.Generator, got {_shown(seed)}")
+    return np.random.default_rng(int(seed))
 
 
 def _as_numeric_array(name, a):
@@ -161,21 +197,24 @@ def check_counts(y, n, k, dtype, name="y"):
 
 def check_positive_int(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {_shown(value)}")
     return int(value)
 
 
 def check_real(name, value, low, high=np.inf, low_open=False, high_open=False):
     """A real number in [low, high] (bounds excluded where *_open)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
+        raise ValueError(f"{name} must be a real number, got {_shown(value)}")
+    try:
+        v = float(value)
+    except (OverflowError, ValueError, TypeError):   # 10**400: no float holds it
+        v = math.nan
     bad = (not math.isfinite(v) or v < low or v > high or (low_open and v == low)
            or (high_open and v == high))
     if bad:
         lo = "(" if low_open else "["
         hi = ")" if high_open or high == np.inf else "]"
-        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {_shown(value)}")
     return v
 
 
@@ -203,5 +242,5 @@ def check_update_count(name, value):
     """A model's update count: an integer in [0, 2**62)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
             or not 0 <= value < MAX_UPDATES:
-        raise ValueError(f"{name} must be an integer count in [0, 2**62), got {value!r}")
+        raise ValueError(f"{name} must be an integer count in [0, 2**62), got {_shown(value)}")
     return int(value)

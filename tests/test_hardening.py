@@ -2,6 +2,9 @@
 import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import warnings
@@ -94,18 +97,70 @@ def test_ctrl_c_returns_within_half_a_second_at_a_completed_step():
         fired["at"] = time.perf_counter()
         os.kill(os.getpid(), signal.SIGINT)
 
-    timer = threading.Timer(0.5, interrupt)
-    timer.start()
-    with pytest.warns(RuntimeWarning, match="interrupted in epoch 1"):
-        history = net.fit(X, y, epochs=100, batch_size=1, learning_rate=0.001)
-    returned = time.perf_counter()
-    timer.join()
+    # A process that ignores SIGINT (a background job) would keep ignoring it during
+    # fit, and this fit would run all its epochs: give the test Python's usual handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        timer = threading.Timer(0.5, interrupt)
+        timer.start()
+        with pytest.warns(RuntimeWarning, match="interrupted in epoch 1"):
+            history = net.fit(X, y, epochs=100, batch_size=1, learning_rate=0.001)
+        returned = time.perf_counter()
+        timer.join()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert history["interrupted"] is True and history["loss"] == []
     assert returned - fired["at"] < 0.5
     assert 0 < net.state_dict()["updates"] < 200000                 # some steps done, all completed
     assert all(np.isfinite(w).all() for w in net.weights)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     net.fit(X[:100], y[:100])                          # and the model trains on
+
+
+@pytest.mark.parametrize("name", ["fastnet", "fastnet.reference"])
+def test_an_ignored_sigint_stays_ignored(name):
+    """Where SIGINT is ignored (background jobs, nohup), fit leaves it so: a SIGINT
+    during fit changes nothing, and the handler is still SIG_IGN afterwards."""
+    script = textwrap.dedent(f"""
+        import os, signal, warnings
+        import numpy as np
+        import {name} as impl
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        X = np.random.default_rng(0).standard_normal((40, 3)); y = (X[:, 0] > 0).astype(int)
+        net = impl.MLP([3, 4, 2], seed=0)
+        def callback(record):
+            os.kill(os.getpid(), signal.SIGINT)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            history = net.fit(X, y, epochs=5, callback=callback)
+        assert len(history["loss"]) == 5 and "interrupted" not in history, history
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_fit_restores_the_sigint_handler_it_found():
+    """Any other handler is put back exactly, also after a Ctrl-C during fit."""
+    X, y = _regression(50)
+    net = fastnet.MLP([3, 4, 1], "tanh", "linear", seed=0)
+    seen = []
+
+    def mine(signum, frame):
+        seen.append(signum)
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        with pytest.warns(RuntimeWarning, match="interrupted"):
+            net.fit(X / 10, y / 10, epochs=3,
+                    callback=lambda record: os.kill(os.getpid(), signal.SIGINT))
+        assert signal.getsignal(signal.SIGINT) is mine and seen == []
+        net.fit(X / 10, y / 10)
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # -- threads -----------------------------------------------------------------------

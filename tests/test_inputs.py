@@ -1,6 +1,14 @@
 """Bad input gets a ValueError that says what is wrong; odd-but-valid input works."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
+
+import fastnet
+import fastnet.reference
+
+IMPLS_OTHER = {"fastnet": fastnet.reference, "fastnet.reference": fastnet}
 
 
 @pytest.fixture
@@ -92,6 +100,14 @@ def test_bad_counts(impl, y, match):
     (dict(layer_sizes=[3, 0, 2]), "positive integers"),
     (dict(layer_sizes=[3, 2.5, 2]), "positive integers"),
     (dict(layer_sizes=[3, 1]), "at least 2 classes"),
+    (dict(dtype=None), "dtype must be given: expected 'float32' or 'float64', got None"),
+    (dict(dtype=object), "unknown dtype .*expected 'float32' or 'float64'"),
+    (dict(seed="abc"), "seed must be None, a non-negative integer or a numpy.random.Gen"),
+    (dict(seed=1.5), "seed must be None, a non-negative integer .*got 1.5"),
+    (dict(seed=-1), "seed must be None, a non-negative integer .*got -1"),
+    (dict(seed=True), "seed must be None, a non-negative integer .*got True"),
+    (dict(seed=[1, 2]), "seed must be None, a non-negative integer"),
+    (dict(seed=np.random.RandomState(0)), "seed must be None, a non-negative integer"),
 ])
 def test_bad_constructor_arguments(impl, kwargs, match):
     args = dict(layer_sizes=[3, 5, 4])
@@ -110,6 +126,16 @@ def test_bad_constructor_arguments(impl, kwargs, match):
     (dict(momentum=1.5), r"momentum must be in \[0, 1\]"),
     (dict(l2=-1), "l2 must be in"),
     (dict(lr_decay=-0.1), "lr_decay must be in"),
+    # integers no float holds: a ValueError naming the argument, not an OverflowError
+    (dict(learning_rate=10 ** 400), r"learning_rate must be in \(0, inf\), got 1000"),
+    (dict(learning_rate=-10 ** 400), "learning_rate must be in"),
+    (dict(l2=10 ** 400), r"l2 must be in \[0, inf\), got 1000.*\(401 characters\)"),
+    (dict(lr_decay=10 ** 400), "lr_decay must be in"),
+    (dict(momentum=10 ** 400), r"momentum must be in \[0, 1\]"),
+    (dict(learning_rate=10 ** 5000), "learning_rate must be in .*too large to print"),
+    (dict(optimizer="adam", epsilon=10 ** 400), "epsilon must be in"),
+    (dict(optimizer="adam", beta_2=-10 ** 400), "beta_2 must be in"),
+    (dict(epochs=1.5), "epochs must be a positive integer"),
     (dict(sampling="sorted"), "unknown sampling 'sorted'"),
     (dict(validation_data=X_OK), "validation_data must be a pair"),
     (dict(validation_data=(X_OK[:, :2], Y_OK)), "validation_data X has 2 features"),
@@ -120,6 +146,34 @@ def test_bad_fit_arguments(net, kwargs, match):
         net.fit(X_OK, Y_OK, **kwargs)
     for w, b in zip(net.weights, before):   # a refused fit leaves the model untouched
         np.testing.assert_array_equal(w, b)
+
+
+def test_a_generator_seed_is_drawn_from_once_never_shared(impl):
+    """seed=Generator: one draw seeds the model's own generator. The same state gives
+    the same model (in both implementations), the caller's generator moves on by that
+    draw only, so models made one after another differ, and training never touches it."""
+    def gen():
+        return np.random.Generator(np.random.MT19937(5))   # not default_rng's PCG64
+    def next_draws(g):                  # what g would give next, without advancing it
+        return copy.deepcopy(g).integers(0, 2 ** 63, size=4)
+
+    g = gen()
+    a = impl.MLP([3, 5, 4], seed=g, dtype="float64")
+    after_a = next_draws(g)
+    b = impl.MLP([3, 5, 4], seed=g, dtype="float64")
+    assert not np.array_equal(a.parameters, b.parameters)
+    expected = gen()
+    expected.integers(0, 2 ** 63)
+    np.testing.assert_array_equal(after_a, next_draws(expected))   # exactly one draw
+    twin = IMPLS_OTHER[impl.__name__].MLP([3, 5, 4], seed=gen(), dtype="float64")
+    np.testing.assert_array_equal(twin.parameters, a.parameters)
+    before = next_draws(g)
+    a.fit(X_OK, Y_OK, epochs=2)
+    np.testing.assert_array_equal(next_draws(g), before)    # the model holds no link
+    twin.fit(X_OK, Y_OK, epochs=2)
+    np.testing.assert_allclose(twin.parameters, a.parameters, rtol=1e-12)
+    clone = pickle.loads(pickle.dumps(a))                     # its own generator pickles
+    np.testing.assert_array_equal(clone.parameters, a.parameters)
 
 
 def test_batch_size_larger_than_data_is_clipped(net):
