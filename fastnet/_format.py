@@ -7,17 +7,22 @@ Pickles (``pickled_state`` / ``restore_pickled``) carry the same state, without 
 model's lock and workspaces, which are remade on the other side.
 
 ``load`` validates everything before it builds the model: a damaged or hostile file
-raises ValueError and never yields a broken model; ``save`` writes only what ``load``
-accepts.
+raises ValueError naming the file and never yields a broken model; ``save`` writes only
+what ``load`` accepts. The zip directory, the metadata (size-capped) and each entry's
+.npy header are checked against each other and the machine before any array is
+allocated or inflated, so a small file cannot cost much time or memory.
 """
 import json
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
 from fastnet import _validation as check
-from fastnet._guards import ModelLock
-from fastnet.components import HEADS, OPTIMIZERS
+from fastnet._guards import ModelLock, check_training_memory
+from fastnet._params import n_params
+from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 FORMAT_NAME = "fastnet-mlp"
 FORMAT_VERSION = 1
@@ -46,45 +51,262 @@ def save(net, path):
 
 
 def load(cls, path):
-    """A model of class `cls` read from `path`, or ValueError saying what is wrong."""
+    """A model of class `cls` read from `path`, or ValueError saying what is wrong.
+
+    Cheap on hostile files: the zip directory, the JSON metadata (read with a size
+    cap) and each array's .npy header are checked against each other and against
+    this machine before any array is allocated or decompressed, so a small file
+    cannot make load allocate or inflate much more than the model it describes."""
+    label = repr(path)
+    if hasattr(path, "read"):
+        return _load_from(cls, path, label)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"][()]))
-            arrays = {name: np.array(archive[name]) for name in archive.files if name != "meta"}
+        f = open(path, "rb")
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path!r} is not a readable fastnet model file: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path!r} is not a fastnet model file")
-    if meta.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {meta.get('version')!r}; this "
-                         f"fastnet reads version {FORMAT_VERSION}")
-    # Everything is checked before the model is built: never a broken model.
+    except (OSError, TypeError, ValueError) as exc:
+        raise ValueError(f"{label} is not a readable fastnet model file: {exc}") from None
+    with f:
+        return _load_from(cls, f, label)
+
+
+# Caps on what a file may ask load to read or inflate before the checks that need it.
+MAX_META_BYTES = 1 << 20      # the JSON metadata (a few hundred bytes in practice)
+MAX_HEADER_BYTES = 10000      # an .npy header (numpy's own default cap)
+MAX_DEFLATE_RATIO = 16        # a deflated array may inflate to 16x its compressed size
+_CHUNK = 1 << 24              # arrays are inflated into their buffer 16 MiB at a time
+
+
+class _Bad(Exception):
+    """A damaged or hostile file; load turns it into ValueError naming the file."""
+
+
+def _load_from(cls, f, label):
     try:
-        net = cls(meta["layer_sizes"], meta["activation"], meta["output"], meta["dtype"])
+        try:
+            size = f.seek(0, 2)
+            f.seek(0)
+            archive = zipfile.ZipFile(f)
+        except Exception as exc:  # zipfile raises many kinds on damaged directories
+            raise _Bad(f"is not a readable fastnet model file: {type(exc).__name__}: "
+                       f"{exc}") from None
+        with archive:
+            members = _members(archive, size)
+            meta = _read_meta(archive, members)
+            spec = _check_meta(meta, members)
+            headers = {name: _array_header(archive, members[name + ".npy"], name, spec)
+                       for name in spec["arrays"]}
+            try:
+                check_training_memory(spec["n"], spec["dtype"], spec["optimizer"],
+                                      f"layer_sizes {spec['sizes']}")
+            except MemoryError as exc:
+                raise _Bad(f"describes a model this machine cannot hold: {exc}") from None
+            arrays = {name: _read_array(archive, members[name + ".npy"], name, spec,
+                                        headers[name])
+                      for name in spec["arrays"]}
+    except _Bad as exc:
+        message = str(exc)
+        raise ValueError(label + ("" if message.startswith(":") else " ") + message) from None
+    except (ValueError, KeyError, EOFError, OSError, RuntimeError, NotImplementedError,
+            OverflowError, TypeError, struct.error, zlib.error, MemoryError,
+            zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        # a damaged member found while inflating (bad CRC, truncated stream, ...)
+        raise ValueError(f"{label} is not a readable fastnet model file: "
+                         f"{type(exc).__name__}: {exc}") from None
+    for name, arr in arrays.items():
+        _check_values(arr, name, spec["optimizer"], f"{label}: {name}")
+    # Everything is checked before the model is built: never a broken model.
+    net = cls(spec["sizes"], spec["activations"], spec["output"], spec["dtype"])
+    net._rng = spec["rng"]
+    net._optimizer = spec["optimizer"]
+    net._set_state(arrays["params"], {name: arrays[name] for name in spec["optimizer"].state},
+                   spec["updates"])
+    return net
+
+
+def _members(archive, size):
+    """{name: ZipInfo} of the archive, each checked against the file's real size
+    (nothing is read or inflated here)."""
+    members = {}
+    for info in archive.infolist():
+        name = info.filename
+        if name in members:
+            raise _Bad(f"is damaged: the archive lists {name!r} twice")
+        if info.flag_bits & 0x1:
+            raise _Bad(f"is not a readable fastnet model file: {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _Bad(f"is not a readable fastnet model file: {name!r} uses zip "
+                       f"compression method {info.compress_type}; fastnet reads stored "
+                       f"or deflated entries")
+        if info.header_offset < 0 or info.compress_size < 0 \
+                or info.header_offset + info.compress_size > size:
+            raise _Bad(f"is truncated or damaged: {name!r} claims "
+                       f"{info.compress_size} bytes at offset {info.header_offset}, "
+                       f"beyond the file's {size} bytes")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise _Bad(f"is damaged: the stored entry {name!r} claims {info.file_size} "
+                       f"bytes but holds {info.compress_size}")
+        if info.file_size > max(MAX_DEFLATE_RATIO * info.compress_size, 1 << 20):
+            raise _Bad(f"is refused: {name!r} would inflate {info.compress_size} bytes to "
+                       f"{info.file_size} (more than {MAX_DEFLATE_RATIO}:1, a possible "
+                       f"decompression bomb; fastnet's save writes uncompressed files)")
+        members[name] = info
+    return members
+
+
+def _open_npy(archive, info, name, max_header=MAX_HEADER_BYTES):
+    """(open member, shape, fortran_order, dtype, header length) from the .npy header
+    alone (at most a few KiB are inflated)."""
+    fp = None
+    try:
+        fp = archive.open(info)
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except Exception as exc:
+        if fp is not None:
+            fp.close()
+        raise _Bad(f"is not a readable fastnet model file: the {name} entry has no valid "
+                   f".npy header ({type(exc).__name__}: {exc})") from None
+    return fp, shape, fortran, dtype, fp.tell()
+
+
+def _read_exactly(fp, out, name):
+    """Fill the bytes of `out` from fp, in chunks, and check the entry ends there."""
+    view = memoryview(out).cast("B")
+    pos = 0
+    while pos < len(view):
+        chunk = fp.read(min(_CHUNK, len(view) - pos))
+        if not chunk:
+            raise _Bad(f"is truncated: the {name} entry ends after {pos} of "
+                       f"{len(view)} data bytes")
+        view[pos:pos + len(chunk)] = chunk
+        pos += len(chunk)
+    if fp.read(1):
+        raise _Bad(f"is damaged: the {name} entry holds more than its declared data")
+
+
+def _read_meta(archive, members):
+    info = members.get("meta.npy")
+    if info is None:
+        raise _Bad("is not a readable fastnet model file: it has no meta entry")
+    if info.file_size > MAX_META_BYTES + MAX_HEADER_BYTES:
+        raise _Bad(f"has invalid metadata: the meta entry declares {info.file_size} bytes "
+                   f"(at most {MAX_META_BYTES} are read)")
+    fp, shape, _, dtype, start = _open_npy(archive, info, "meta")
+    with fp:
+        if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_META_BYTES \
+                or info.file_size != start + dtype.itemsize:
+            raise _Bad(f"has invalid metadata: the meta entry is {dtype} of shape {shape} "
+                       f"in {info.file_size} bytes, not one JSON string")
+        raw = bytearray(dtype.itemsize)
+        _read_exactly(fp, raw, "meta")
+    try:
+        meta = json.loads(str(np.frombuffer(bytes(raw), dtype=dtype)[0]))
+    except (ValueError, RecursionError, UnicodeError, MemoryError) as exc:
+        raise _Bad(f"has invalid metadata: not JSON ({type(exc).__name__}: "
+                   f"{str(exc)[:200]})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise _Bad("is not a fastnet model file")
+    if meta.get("version") != FORMAT_VERSION:
+        raise _Bad(f"has format version {_short(meta.get('version'))}; this fastnet "
+                   f"reads version {FORMAT_VERSION}")
+    return meta
+
+
+def _short(value, limit=200):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _check_meta(meta, members):
+    """The model the metadata describes, every field checked (nothing allocated)."""
+    try:
+        sizes = check.check_layer_sizes(_typed(meta, "layer_sizes", list))
+        activations = check.check_activations(meta["activation"], len(sizes) - 2,
+                                              ACTIVATIONS.names)
+        head = HEADS.lookup(_typed(meta, "output", str))
+        head.check_outputs(sizes[-1])
+        dtype = _typed(meta, "dtype", str)
+        if dtype not in check.DTYPES:
+            raise ValueError(f"unknown dtype {_short(dtype)}; expected 'float32' or 'float64'")
+        dtype = np.dtype(dtype)
         optimizer = OPTIMIZERS.lookup(meta.get("optimizer", "sgd"))
         updates = check.check_update_count("updates", meta["updates"])
-        rng = np.random.default_rng()
-        rng.bit_generator.state = meta["rng_state"]
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise ValueError(f"{path!r} has invalid metadata: {exc}") from None
-    expected = (net._params.size,)
-    for name in ("params",) + optimizer.state:
-        if name not in arrays:
-            raise ValueError(f"{path!r} has no {name!r} array")
-        arr = arrays[name]
-        if arr.shape != expected or arr.dtype != net.dtype:
-            raise ValueError(f"{path!r}: {name} has shape {arr.shape} and dtype {arr.dtype}, "
-                             f"but layer_sizes {net.layer_sizes} in {net.dtype.name} need "
-                             f"{expected}")
-        _check_values(arr, name, optimizer, f"{path!r}: {name}")
-    net._rng = rng
-    net._optimizer = optimizer
-    net._set_state(np.ascontiguousarray(arrays["params"]),
-                   {name: np.ascontiguousarray(arrays[name]) for name in optimizer.state},
-                   updates)
-    return net
+        rng = _checked_rng(meta["rng_state"])
+    except KeyError as exc:
+        raise _Bad(f"has invalid metadata: no {exc} entry") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _Bad(f"has invalid metadata: {str(exc)[:400]}") from None
+    arrays = ("params",) + optimizer.state
+    for name in arrays:
+        if name + ".npy" not in members:
+            raise _Bad(f"has no {name!r} array")
+    extra = sorted(set(members) - {"meta.npy"} - {a + ".npy" for a in arrays})
+    if extra:
+        raise _Bad(f"holds entries a {optimizer.name} model does not have: "
+                   f"{_short(extra)}")
+    return dict(sizes=sizes, activations=activations, output=head.name, dtype=dtype,
+                optimizer=optimizer, updates=updates, rng=rng, arrays=arrays,
+                n=n_params(sizes))
+
+
+def _typed(meta, key, kind):
+    value = meta[key]
+    if not isinstance(value, kind):
+        raise ValueError(f"{key} must be a {kind.__name__}, got {_short(value)}")
+    return value
+
+
+def _checked_rng(state):
+    """A generator in the saved state; the state's integers are range-checked first
+    (numpy raises OverflowError, or silently wraps, on others)."""
+    def integer(value, bits, what):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** bits:
+            raise ValueError(f"rng_state {what} must be an integer in [0, 2**{bits}), "
+                             f"got {_short(value)}")
+    rng = np.random.default_rng(0)
+    if not isinstance(state, dict) or state.get("bit_generator") != rng.bit_generator.state[
+            "bit_generator"] or set(state) != {"bit_generator", "state", "has_uint32",
+                                               "uinteger"}:
+        raise ValueError(f"rng_state is not a {rng.bit_generator.state['bit_generator']} "
+                         f"state: {_short(state)}")
+    inner = state["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        raise ValueError(f"rng_state's state must hold 'state' and 'inc', got {_short(inner)}")
+    integer(inner["state"], 128, "state")
+    integer(inner["inc"], 128, "inc")
+    integer(state["has_uint32"], 1, "has_uint32")
+    integer(state["uinteger"], 32, "uinteger")
+    rng.bit_generator.state = state
+    return rng
+
+
+def _array_header(archive, info, name, spec):
+    """Check an array entry's declared .npy header and size against the metadata
+    (inflates only the header)."""
+    fp, shape, fortran, dtype, start = _open_npy(archive, info, name)
+    fp.close()
+    n, want = spec["n"], spec["dtype"]
+    if shape != (n,) or dtype != want:
+        raise _Bad(f": {name} has shape {shape} and dtype {dtype}, but layer_sizes "
+                   f"{spec['sizes']} in {want.name} need {(n,)}")
+    if info.file_size != start + n * want.itemsize:
+        raise _Bad(f"is damaged: the {name} entry declares {info.file_size} bytes, but "
+                   f"its header says {start} + {n * want.itemsize}")
+    return start
+
+
+def _read_array(archive, info, name, spec, start):
+    out = np.empty(spec["n"], dtype=spec["dtype"])
+    with archive.open(info) as fp:
+        fp.read(start)
+        _read_exactly(fp, out, name)
+    return out
 
 
 def pickled_state(net):
