@@ -118,7 +118,7 @@ def test_ctrl_c_returns_within_half_a_second_at_a_completed_step():
 
 
 @pytest.mark.parametrize("name", ["fastnet", "fastnet.reference"])
-def test_an_ignored_sigint_stays_ignored(name):
+def test_an_ignored_sigint_stays_ignored(name, tmp_path):
     """Where SIGINT is ignored (background jobs, nohup), fit leaves it so: a SIGINT
     during fit changes nothing, and the handler is still SIG_IGN afterwards."""
     script = textwrap.dedent(f"""
@@ -137,8 +137,12 @@ def test_an_ignored_sigint_stays_ignored(name):
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         print("ok")
     """)
+    # cwd away from the repository (there "import fastnet" would find the unbuilt
+    # tree), the package found where this process found it
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastnet.__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=tmp_path, env=env)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 

@@ -176,8 +176,10 @@ def test_hostile_files_bounded_memory(hostile):
     paths = [str(path) for path in hostile.values()]
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastnet.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # cwd away from the repository: there "import fastnet" would find the unbuilt tree
     out = subprocess.run([sys.executable, "-c", _MEASURE, *paths], capture_output=True,
-                         text=True, timeout=120, env=env, check=True)
+                         text=True, timeout=120, env=env, check=True,
+                         cwd=os.path.dirname(paths[0]))
     report = json.loads(out.stdout.strip().splitlines()[-1])
     for path, kind, elapsed in report["results"]:
         assert kind == "ValueError", (path, kind)
