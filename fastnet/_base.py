@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from fastnet import _format, _training
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
-from fastnet._params import init_params, layer_views, n_params, param_layout
+from fastnet._params import fresh_views, init_params, layer_views, n_params, param_layout
 from fastnet._training import History  # noqa: F401  (re-exported: fit's return type)
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
@@ -64,9 +64,11 @@ class BaseMLP:
     ----------
     weights : list of ndarray
         ``weights[l]`` of shape ``(layer_sizes[l+1], layer_sizes[l])``; live views,
-        writing into them changes the model.
+        writing into them changes the model (``net.weights[l][...] = W``). Each
+        access gives new view objects, so reshaping one cannot affect the model;
+        assigning to the list (``net.weights[l] = W``) raises TypeError.
     biases : list of ndarray
-        ``biases[l]`` of shape ``(layer_sizes[l+1],)``; live views.
+        ``biases[l]`` of shape ``(layer_sizes[l+1],)``; live views, as ``weights``.
 
     Examples
     --------
@@ -200,19 +202,39 @@ class BaseMLP:
     @property
     def weights(self) -> List[np.ndarray]:
         """list of ndarray: live views, weights[l] of shape (out, in); writing into them
-        changes the model."""
-        return list(self._weights)
+        (``net.weights[l][...] = W``, ``net.weights[l][i, j] = v``) changes the model.
+        Every access makes new view objects, so changing a view's ``shape`` or
+        ``dtype`` affects only that view; assigning to the list raises TypeError."""
+        return fresh_views(self._weights, "weights")
+
+    @weights.setter
+    def weights(self, value):
+        raise AttributeError("net.weights cannot be replaced; write into the views: "
+                             "net.weights[l][...] = W")
 
     @property
     def biases(self) -> List[np.ndarray]:
-        """list of ndarray: live views, biases[l] of shape (out,)."""
-        return list(self._biases)
+        """list of ndarray: live views, biases[l] of shape (out,); as ``weights``:
+        ``net.biases[l][...] = b`` changes the model, assigning to the list raises."""
+        return fresh_views(self._biases, "biases")
+
+    @biases.setter
+    def biases(self, value):
+        raise AttributeError("net.biases cannot be replaced; write into the views: "
+                             "net.biases[l][...] = b")
 
     @property
     def parameters(self) -> np.ndarray:
         """ndarray: the flat parameter buffer (every layer's weights, row-major, then
-        every bias), a live view; weights and biases are views into it."""
-        return self._params
+        every bias), a live view (``net.parameters[...] = p`` changes the model); a new
+        view object on every access, so changing its ``shape`` or ``dtype`` cannot
+        affect the model. weights and biases are views into the same memory."""
+        return self._params.view()
+
+    @parameters.setter
+    def parameters(self, value):
+        raise AttributeError("net.parameters cannot be replaced; write into it: "
+                             "net.parameters[...] = p")
 
     @property
     def n_params(self) -> int:

@@ -52,3 +52,35 @@ def layer_views(buffer, sizes):
                for l in range(L)]
     biases = [buffer[b_off[l]:b_off[l] + sizes[l + 1]] for l in range(L)]
     return weights, biases
+
+
+class LayerViews(list):
+    """What ``net.weights`` / ``net.biases`` return: a list of fresh views, made on
+    each access, into the model's parameter buffer. Writing INTO a view
+    (``net.weights[l][...] = W``) changes the model; changing a view's metadata
+    (``.shape``, ``.dtype``) changes only that view object. Changing the list itself
+    would be silently ignored, so it raises TypeError saying how to set parameters.
+    ``+``, slicing, copying and pickling give plain lists."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, views, name):
+        super().__init__(views)
+        self._name = name
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(
+            f"net.{self._name} is a fresh list of views, changing the list does not "
+            f"change the model; write into a view instead: "
+            f"net.{self._name}[l][...] = value (or net.{self._name}[l][i, j] = v)")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce_ex__(self, protocol):
+        return list, (list(self),)
+
+
+def fresh_views(views, name):
+    """A LayerViews of new view objects onto the same memory as `views`."""
+    return LayerViews([v.view() for v in views], name)

@@ -74,6 +74,71 @@ def test_weights_are_live(impl):
     np.testing.assert_array_equal(net.predict(X), 2)
 
 
+@pytest.mark.parametrize("name", ["weights", "biases"])
+def test_assigning_to_the_lists_raises_and_says_how(impl, name):
+    X, _ = _data()
+    net = impl.MLP([4, 6, 3], seed=0, dtype="float64")
+    before = net.forward(X)
+    views = getattr(net, name)
+    for change in (lambda: views.__setitem__(0, np.zeros_like(views[0])),
+                   lambda: views.__delitem__(0), lambda: views.append(views[0]),
+                   lambda: views.insert(0, views[0]), lambda: views.pop(),
+                   lambda: views.clear(), lambda: views.reverse()):
+        with pytest.raises(TypeError, match=rf"net\.{name}\[l\]\[\.\.\.\] = "):
+            change()
+    with pytest.raises(TypeError, match="write into a view"):
+        getattr(net, name)[0] = 0
+    with pytest.raises(AttributeError, match=rf"net\.{name}\[l\]\[\.\.\.\] = "):
+        setattr(net, name, [np.zeros_like(v) for v in views])
+    with pytest.raises(AttributeError, match=r"net\.parameters\[\.\.\.\] = p"):
+        net.parameters = np.zeros(net.n_params)
+    np.testing.assert_array_equal(net.forward(X), before)
+    both = net.weights + net.biases                   # plain list operations still work
+    assert type(both) is list and len(both) == 4 and len(net.biases[1:]) == 1
+    import copy
+    import pickle
+    assert type(copy.copy(views)) is list and type(pickle.loads(pickle.dumps(views))) is list
+
+
+def test_handed_out_views_cannot_corrupt_the_model(impl, tmp_path):
+    import warnings
+    X, _ = _data()
+    net = impl.MLP([4, 6, 3], seed=0, dtype="float64")
+    before = net.forward(X)
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    net.export_c(tmp_path / "before" / "net.c")
+    W, b, p = net.weights[0], net.biases[1], net.parameters
+    assert W is not net.weights[0] and p is not net.parameters   # fresh on every access
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # setting .dtype/.shape
+        W.shape = (-1,)
+        b.dtype = np.float32
+        p.shape = (3, -1)
+        p.dtype = np.float32
+    assert net.weights[0].shape == (6, 4) and net.biases[1].dtype == np.float64
+    assert net.parameters.shape == (net.n_params,) and net.parameters.dtype == np.float64
+    np.testing.assert_array_equal(net.forward(X), before)
+    net.export_c(tmp_path / "after" / "net.c")
+    for f in ("net.c", "net.h"):
+        assert (tmp_path / "after" / f).read_text() == (tmp_path / "before" / f).read_text()
+
+
+def test_in_place_writes_into_the_views_change_the_model(impl):
+    X, _ = _data()
+    net = impl.MLP([4, 6, 3], seed=0, dtype="float64")
+    before = net.forward(X)
+    net.weights[0][1, 2] = 5
+    assert net.parameters[1 * 4 + 2] == 5 and net.weights[0][1, 2] == 5
+    assert not np.allclose(net.forward(X), before)
+    net.weights[1][...] = 0
+    net.biases[1][...] = [0, 0, 10]
+    np.testing.assert_array_equal(net.predict(X), 2)
+    net.parameters[...] = 0
+    assert all((w == 0).all() for w in net.weights + net.biases)
+    np.testing.assert_allclose(net.forward(X), 1 / 3)
+
+
 def test_activation_per_layer(impl):
     X, _ = _data()
     net = impl.MLP([4, 5, 5, 3], activation=["tanh", "relu"], seed=0, dtype="float64")
