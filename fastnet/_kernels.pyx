@@ -232,7 +232,11 @@ cdef double _head_loss(int code, floating* out, const floating* z, const Py_ssiz
     for i in range(n):
         row = _head_loss_row(code, out + i * k, labels[i] if labels != NULL else 0,
                              target + i * k if target != NULL else NULL, k, status)
-        total += row if weights == NULL else row * weights[i]
+        # a row of weight 0 adds nothing, even a loss that overflowed (0 * inf is NaN)
+        if weights == NULL:
+            total += row
+        elif weights[i] != 0:
+            total += row * weights[i]
     return total
 
 
@@ -402,6 +406,8 @@ cdef int _state_pointers(tuple state, floating** ptrs, Py_ssize_t m, int code) e
         raise ValueError(f"the optimizer keeps {fnet_optimizer_n_state(code)} state "
                          f"buffers, got {len(state)}")
     for i in range(len(state)):
+        if state[i] is None:
+            raise ValueError(f"state[{i}] is None, expected an array of {m} entries")
         buf = state[i]
         if buf.shape[0] != m:
             raise ValueError(f"state[{i}] has length {buf.shape[0]}, expected {m}")

@@ -19,6 +19,8 @@ from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import numpy as np
 
+from fastnet.components import HEADS
+
 cnp.import_array()
 
 from fastnet._kernels cimport (
@@ -88,6 +90,8 @@ cdef class Plan:
     cdef fnet_truth gathered  # points into labels / targets / weights above
     cdef object bound         # parameters bound for the single-row path
     cdef bint f32
+    cdef readonly bint labels_head   # the head's truth is class labels (else targets)
+    cdef int typenum                 # numpy type number of the plan's dtype
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
@@ -95,11 +99,25 @@ cdef class Plan:
         self.w_off = np.ascontiguousarray(w_off, dtype=np.intp)
         self.b_off = np.ascontiguousarray(b_off, dtype=np.intp)
         self.n_layers = self.sizes.shape[0] - 1
+        # the kernels trust this layout: it must be the one fastnet._params computes
+        sz = np.asarray(self.sizes)
+        if self.n_layers < 1 or (sz < 1).any() or len(act_codes) != self.n_layers - 1:
+            raise ValueError(f"sizes {list(sz)} and {len(act_codes)} activation codes "
+                             f"are not a network's layout")
+        w_sizes = sz[1:] * sz[:self.n_layers]
+        if (self.w_off.shape[0] != self.n_layers or self.b_off.shape[0] != self.n_layers
+                or n_weights != w_sizes.sum()
+                or (np.asarray(self.w_off) != np.cumsum(w_sizes) - w_sizes).any()
+                or (np.asarray(self.b_off) != n_weights + np.cumsum(sz[1:]) - sz[1:]).any()):
+            raise ValueError("w_off, b_off and n_weights are not the layout of sizes "
+                             f"{list(sz)} (see fastnet._params.param_layout)")
         self.n_weights = n_weights
         self.n_params = self.b_off[self.n_layers - 1] + self.sizes[self.n_layers]
         # act_codes has one entry per hidden layer; pad so it is never empty.
         self.act_codes = np.ascontiguousarray(list(act_codes) + [0], dtype=np.intc)
         self.output_code = output_code
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.cum = np.ascontiguousarray(np.concatenate([[0], np.cumsum(sizes)]),
                                         dtype=np.intp)
@@ -125,27 +143,40 @@ cdef class Plan:
         self.gathered.labels = <Py_ssize_t*>cnp.PyArray_DATA(self.labels)
         self.gathered.targets = cnp.PyArray_DATA(self.targets)
         self.gathered.weights = cnp.PyArray_DATA(self.weights)
+        self.labels_head = list(HEADS.values())[output_code].truth == "labels"
+        self.typenum = cnp.PyArray_TYPE(self.work)
+        self.f32 = self.work.dtype == np.float32
 
-    def bind(self, cnp.ndarray params):
+    def bind(self, cnp.ndarray params not None):
         """Bind a model's flat parameter buffer for forward_row (kept alive here)."""
-        if not (params.flags.c_contiguous and params.dtype == self.work.dtype
-                and params.shape[0] == self.n_params):
-            raise ValueError("params do not match this plan")
+        if not (params.ndim == 1 and params.flags.c_contiguous
+                and params.dtype == self.work.dtype and params.shape[0] == self.n_params):
+            raise ValueError(f"params ({params.dtype}, shape {(<object>params).shape}) do not match "
+                             f"this plan ({self.work.dtype}, {self.n_params} parameters)")
         self.bound = params
-        self.f32 = params.dtype == np.float32
 
-    def forward_row(self, cnp.ndarray x, cnp.ndarray out):
+    def forward_row(self, cnp.ndarray x not None, cnp.ndarray out not None):
         """The latency path for one row: out (1, k) = outputs for x (1, d).
 
-        x and out must be C-contiguous arrays of the plan's dtype and shape (the
-        caller checks; no buffer protocol, no dtype dispatch). Returns -1 when x holds
-        NaN or infinity (out untouched), else the index of the largest output.
+        x and out must be C-contiguous arrays of the plan's dtype and shape, out
+        writable (checked here at C level: no buffer protocol, no dtype dispatch;
+        ValueError otherwise). Returns -1 when x holds NaN or infinity (out
+        untouched), else the index of the largest output.
         """
         cdef Py_ssize_t best, d = self.sizes[0], k = self.sizes[self.n_layers]
-        cdef void* xp = cnp.PyArray_DATA(x)
-        cdef void* op = cnp.PyArray_DATA(out)
-        cdef void* pp = cnp.PyArray_DATA(self.bound)
+        cdef void* xp
+        cdef void* op
+        cdef void* pp
         cdef void* wp = cnp.PyArray_DATA(self.work)
+        if self.bound is None:
+            raise ValueError("forward_row needs parameters: call bind(params) first")
+        if not (_row_array(x, self.typenum, d, False)
+                and _row_array(out, self.typenum, k, True)):
+            raise ValueError(f"forward_row needs x (1, {d}) and a writable out (1, {k}), "
+                             f"C-contiguous {self.work.dtype} arrays")
+        xp = cnp.PyArray_DATA(x)
+        op = cnp.PyArray_DATA(out)
+        pp = cnp.PyArray_DATA(self.bound)
         with nogil:
             if self.f32:
                 best = _forward_row(&self.layout, <float*>pp, <float*>wp, <float*>xp,
@@ -154,6 +185,14 @@ cdef class Plan:
                 best = _forward_row(&self.layout, <double*>pp, <double*>wp, <double*>xp,
                                     <double*>op, d, k)
         return best
+
+
+cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint writable):
+    # a is a C-contiguous (1, width) array of type typenum (writable when asked)
+    return (cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_DIM(a, 0) == 1
+            and cnp.PyArray_DIM(a, 1) == width and cnp.PyArray_TYPE(a) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and (not writable or cnp.PyArray_ISWRITEABLE(a)))
 
 
 cdef Py_ssize_t _forward_row(const fnet_layout* layout, const floating* params,
@@ -217,7 +256,11 @@ cdef double _clipped_loss(Plan plan, const floating* acts, const fnet_truth* tru
                                      truth.labels[i] if truth.labels != NULL else 0,
                                      targets + i * k if targets != NULL else NULL, k, eps,
                                      &status)
-        total += row * weights[i] if weights != NULL else row
+        # a row of weight 0 adds nothing, even a loss that overflowed (0 * inf is NaN)
+        if weights == NULL:
+            total += row
+        elif weights[i] != 0:
+            total += row * weights[i]
     return total
 
 
@@ -308,6 +351,12 @@ cdef fnet_truth _truth(const Py_ssize_t[::1] labels, const void* targets, const 
 
 cdef int _check_shapes(Plan plan, const floating[::1] params,
                        const floating[:, ::1] X) except -1:
+    # Every entry into the compiled passes checks its buffers against the plan first
+    # (once per call): the kernels index them by the plan's layout alone, so a buffer
+    # of another model (a callback that replaced the model's state during fit) would
+    # otherwise be read and written out of bounds.
+    if params is None or X is None:
+        raise ValueError("params and X must be arrays, not None")
     if params.shape[0] != plan.n_params or X.shape[1] != plan.sizes[0]:
         raise ValueError(f"params ({params.shape[0]}) or X's width ({X.shape[1]}) do not "
                          f"match the plan ({plan.n_params} parameters, "
@@ -315,7 +364,71 @@ cdef int _check_shapes(Plan plan, const floating[::1] params,
     return 0
 
 
-def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
+cdef int _check_grads(Plan plan, const floating[::1] grads, str name) except -1:
+    if grads is None or grads.shape[0] != plan.n_params:
+        got = "None" if grads is None else f"length {grads.shape[0]}"
+        raise ValueError(f"{name} has {got}, expected {plan.n_params} entries (the plan's "
+                         f"parameters)")
+    return 0
+
+
+cdef int _check_data(Plan plan, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
+                     const floating[:, ::1] targets, const floating[::1] weights,
+                     const Py_ssize_t[::1] order) except -1:
+    # The truth of the plan's head for every row of X (labels in 0..k-1, or targets
+    # (n, k)), weights (n,) when given, and order (when given) within 0..n-1: O(n),
+    # once per call, against the steps' O(n * parameters).
+    cdef Py_ssize_t i, n = X.shape[0], k = plan.sizes[plan.n_layers], bad = -1
+    if plan.labels_head:
+        if labels is None or labels.shape[0] != n:
+            raise ValueError(f"labels must have {n} entries (one per row of X), got "
+                             f"{'None' if labels is None else labels.shape[0]}")
+        with nogil:
+            for i in range(n):
+                if labels[i] < 0 or labels[i] >= k:
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"labels[{bad}] = {labels[bad]} is outside 0..{k - 1}")
+    elif targets is None or targets.shape[0] != n or targets.shape[1] != k:
+        raise ValueError(f"targets must have shape ({n}, {k}), got "
+                         f"{'None' if targets is None else (targets.shape[0], targets.shape[1])}")
+    if labels is not None and labels.shape[0] != n:
+        raise ValueError(f"labels must have {n} entries, got {labels.shape[0]}")
+    if targets is not None and (targets.shape[0] != n or targets.shape[1] != k):
+        raise ValueError(f"targets must have shape ({n}, {k}), got "
+                         f"({targets.shape[0]}, {targets.shape[1]})")
+    if weights is not None and weights.shape[0] != n:
+        raise ValueError(f"weights must have {n} entries (one per row of X), got "
+                         f"{weights.shape[0]}")
+    if order is not None:
+        with nogil:
+            for i in range(order.shape[0]):
+                if order[i] < 0 or order[i] >= n:
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"order[{bad}] = {order[bad]} is not a row of X (0..{n - 1})")
+    return 0
+
+
+cdef int _check_steps(Plan plan, const floating[::1] params, const floating[::1] grads,
+                      const floating[:, ::1] X, const Py_ssize_t[::1] labels,
+                      const floating[:, ::1] targets, const floating[::1] weights,
+                      const Py_ssize_t[::1] order, Py_ssize_t batch_size) except -1:
+    # train_epoch's and train_epoch_sklearn's buffers (the state's: _state_pointers)
+    _check_shapes(plan, params, X)
+    _check_grads(plan, grads, "grads")
+    if order is None:
+        raise ValueError("order must be an array of row indices, not None")
+    if batch_size < 1 or batch_size > plan.capacity:
+        raise ValueError(f"batch_size {batch_size} is not in 1..{plan.capacity} (the "
+                         f"workspace)")
+    _check_data(plan, X, labels, targets, weights, order)
+    return 0
+
+
+def forward(Plan plan not None, floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] out):
     """out (n, k) = the head's outputs (probabilities for softmax) for the rows of X.
 
@@ -328,7 +441,7 @@ def forward(Plan plan, floating[::1] params, const floating[:, ::1] X,
     cdef floating[::1] work = plan.work
     cdef fnet_truth none = _truth(None, NULL, NULL)
     _check_shapes(plan, params, X)
-    if out.shape[0] != n or out.shape[1] != k:
+    if out is None or out.shape[0] != n or out.shape[1] != k:
         raise ValueError(f"out must have shape ({n}, {k})")
     if n == 1 and plan.capacity == 1:
         with nogil:   # X was checked by the caller; the row's class is not needed here
@@ -354,7 +467,7 @@ cdef inline const void* _ptr1(const floating[::1] a):
     return &a[0] if a is not None else NULL
 
 
-def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
+def loss_and_gradients(Plan plan not None, floating[::1] params, floating[::1] grads,
                        const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                        const floating[:, ::1] targets, const floating[::1] weights=None,
                        floating[:, ::1] outputs=None):
@@ -373,6 +486,11 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
     cdef fnet_truth source = _truth(labels, _ptr2(targets), _ptr1(weights))
     cdef fnet_truth batch
     cdef double total = 0
+    cdef const Py_ssize_t[::1] no_order = None
+    _check_shapes(plan, params, X)
+    if grads is not None:
+        _check_grads(plan, grads, "grads")
+    _check_data(plan, X, labels, targets, weights, no_order)
     if outputs is not None and (outputs.shape[0] != n or outputs.shape[1] != k):
         raise ValueError(f"outputs must have shape ({n}, {k})")
     with nogil:
@@ -390,7 +508,7 @@ def loss_and_gradients(Plan plan, floating[::1] params, floating[::1] grads,
     return total / n
 
 
-def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tuple state,
+def train_epoch(Plan plan not None, config, floating[::1] params, floating[::1] grads, tuple state,
                 const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                 const floating[:, ::1] targets, const floating[::1] weights,
                 const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
@@ -427,9 +545,8 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
     cdef double sums[2]
     cdef Py_ssize_t steps = 0
     cdef double eta = cfg.learning_rate
+    _check_steps(plan, params, grads, X, labels, targets, weights, order, batch_size)
     _state_pointers(state, state_ptrs, m, cfg.code)
-    if batch_size > plan.capacity:
-        raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
     if batch_size == 1 and "persample" in fast_paths:
         with nogil:
             if floating is float:
@@ -453,7 +570,7 @@ def train_epoch(Plan plan, config, floating[::1] params, floating[::1] grads, tu
     return sums[0], steps, eta
 
 
-def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] grads,
+def train_epoch_sklearn(Plan plan not None, config, floating[::1] params, floating[::1] grads,
                         tuple state, const floating[:, ::1] X, const Py_ssize_t[::1] labels,
                         const floating[:, ::1] targets, const floating[::1] weights,
                         const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t t0,
@@ -493,6 +610,7 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     cdef double sums[2]
     cdef Py_ssize_t steps = 0
     cdef fnet_halves halves
+    _check_steps(plan, params, grads, X, labels, targets, weights, order, batch_size)
     halves.plans[0] = <void*>plan
     halves.plans[1] = NULL
     halves.params = &params[0]
@@ -504,15 +622,12 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
     halves.order = &order[0]
     halves.f32 = floating is float
     _state_pointers(state, state_ptrs, m, cfg.code)
-    if batch_size > plan.capacity:
-        raise ValueError(f"batch_size {batch_size} exceeds the workspace ({plan.capacity})")
-    _check_shapes(plan, params, X)
     if cfg.lr_decay != 0:
         raise ValueError("scikit-learn's schedules change the learning rate between "
                          "epochs; lr_decay must be 0")
     if plan2 is not None:
         if (grads2 is None or grads2.shape[0] != m or 2 * plan2.capacity < batch_size
-                or plan2.n_params != plan.n_params or plan2.work.dtype != plan.work.dtype):
+                or not _same_network(plan, plan2) or plan2.work.dtype != plan.work.dtype):
             raise ValueError("plan2 needs grads2 of the parameters' size and a capacity "
                              "of at least half a batch of the same network and dtype")
         acts2 = plan2.acts
@@ -532,6 +647,21 @@ def train_epoch_sklearn(Plan plan, config, floating[::1] params, floating[::1] g
         raise ValueError(f"optimizer {config.name!r} is not implemented by the compiled "
                          f"kernels")
     return sums[0], sums[1], steps
+
+
+cdef bint _same_network(Plan a, Plan b):
+    # the same layout, activations and head (the workspaces may differ in capacity)
+    cdef Py_ssize_t l
+    if a.n_layers != b.n_layers or a.output_code != b.output_code:
+        return False
+    for l in range(a.n_layers + 1):
+        if a.sizes[l] != b.sizes[l]:
+            return False
+    for l in range(a.n_layers):   # act_codes: the hidden layers' codes and a pad
+        if (a.act_codes[l] != b.act_codes[l] or a.w_off[l] != b.w_off[l]
+                or a.b_off[l] != b.b_off[l]):
+            return False
+    return True
 
 
 cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating* grads,

@@ -98,11 +98,32 @@ class MLP(BaseMLP):
                                          self._grads if with_grad else None,
                                          X, *self._split(truth), weights)
 
+    def _layout(self):
+        # what a training plan was made for (_train_steps compares, every chunk)
+        return (tuple(self._sizes), tuple(self._activations), self._head.name,
+                self._dtype, self._optimizer.name)
+
+    def _layout_text(self):
+        return (f"layer_sizes {list(self._sizes)}, activations {list(self._activations)}, "
+                f"output {self._head.name!r}, dtype {self._dtype.name}, optimizer "
+                f"{self._optimizer.name!r}")
+
     def _make_trainer(self, batch_size):
-        return self._plan(batch_size)
+        return self._plan(batch_size), self._layout()
 
     def _train_steps(self, trainer, X, truth, weights, order, batch_size, config, t0,
                      fast_paths):
+        trainer, layout = trainer
+        if layout != self._layout() or config.name != self._optimizer.name:
+            # e.g. fit's callback called __setstate__ with another model's state: the
+            # plan no longer describes the buffers (train_epoch would refuse them too)
+            raise ValueError(
+                f"the model was replaced during fit (now {self._layout_text()}, fit began "
+                f"with layer_sizes {list(layout[0])}, activations {list(layout[1])}, "
+                f"output {layout[2]!r}, dtype {layout[3].name}, optimizer "
+                f"{config.name!r}); fit stopped before the next step and the model is "
+                f"the one installed (a callback may change values, e.g. with "
+                f"load_state_dict, not the model's layout)")
         work = batch_size * max(a * b for a, b in zip(self._sizes, self._sizes[1:]))
         threads = limit_blas_threads(1) if 1 < batch_size and work < ONE_THREAD_BELOW \
             else contextlib.nullcontext()
