@@ -292,25 +292,43 @@ FNET_INLINE REAL FN(head_loss_row)(int code, REAL *z, fnet_size label, const REA
 }
 
 /* d (k) = scale * d(row loss)/d(pre-activation), from the transformed outputs out.
+ * scale == 0 (a sample of weight 0) gives d = 0 exactly, even where the row's outputs
+ * overflowed (0 * inf would be NaN): such a row contributes nothing.
  * 0, or -1 for an unknown code. */
 FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size label,
                                    const REAL *target, fnet_size k, REAL scale)
 {
+    int status = -1;
+    fnet_size j;
     switch ((fnet_output)code) {
     case FNET_OUT_SOFTMAX:
         FN(softmax_xent_delta_row)(d, out, label, k, scale);
-        return 0;
+        status = 0;
+        break;
     case FNET_OUT_LINEAR:
         FN(squared_error_delta_row)(d, out, target, k, scale);
-        return 0;
+        status = 0;
+        break;
     case FNET_OUT_LOGISTIC:
         FN(logistic_xent_delta_row)(d, out, target, k, scale);
-        return 0;
+        status = 0;
+        break;
     case FNET_OUT_POISSON:
         FN(poisson_deviance_delta_row)(d, out, target, k, scale);
-        return 0;
+        status = 0;
+        break;
     }
-    return -1;
+    if (status == 0 && scale == 0)
+        for (j = 0; j < k; j++)
+            d[j] = 0;
+    return status;
+}
+
+/* w * the row's loss, 0 where w == 0: a sample of weight 0 contributes nothing, even
+ * when its loss overflowed (0 * inf would be NaN). */
+FNET_INLINE REAL FN(weighted_loss)(REAL row, REAL w)
+{
+    return w != 0 ? row * w : 0;
 }
 
 /* x log y, 0 where x == 0 (scipy's xlogy). */

@@ -170,10 +170,14 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
 
         FN(forward_one)(net, params, acts, x);
         step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
+        /* what the total takes: the weighted loss (finite weights can overflow a finite
+         * loss; a weight of 0 makes any loss nothing) */
+        if (weights != NULL)
+            step_loss = FN(weighted_loss)(step_loss, w);
         if (!isfinite(step_loss))
             break;        /* diverged: stop before this step; the caller decides */
         (void)FN(head_delta_row)(net->output, dout, out, label, target, k, w);
-        total += weights != NULL ? step_loss * w : step_loss;
+        total += step_loss;
 
         eta_d = cfg->learning_rate / (1.0 + cfg->lr_decay * (double)(t0 + i));
         const REAL eta = (REAL)eta_d;

@@ -25,6 +25,17 @@ from fastnet.components import OPTIMIZERS, check_in_dtype
 # between chunks: control returns within a fraction of a second.
 CHUNK_SECONDS = 0.1
 
+# A blow-up that stays finite (float64 can hold a loss of 1e300) is divergence too:
+# fit raises FloatingPointError, with the same rollback, when the mean loss of an
+# epoch so far (checked after every chunk of steps) exceeds BLOWUP_FACTOR times the
+# larger of LOSS_FLOOR and the loss at the start of fit: the mean loss of fit's
+# first chunk (at least min(n, 1024) rows, each taken before its own step). Means
+# over whole chunks and epochs, never single steps, so noisy per-sample losses do
+# not trip it; the floor keeps a fit that starts near a loss of 0 from tripping on
+# ordinary noise. Set BLOWUP_FACTOR to math.inf to turn the check off.
+BLOWUP_FACTOR = 1e6
+LOSS_FLOOR = 1.0
+
 
 class History(dict):
     """What fit returns: a dict of per-epoch lists ("loss", "learning_rate", "seconds",
@@ -165,6 +176,7 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
     take_up(net, optimizer)
     fast_paths = optimizer.fast_paths(config)
     progress = Progress(epochs, n, verbose)
+    limit = [None]     # the blow-up limit, set from fit's first chunk (see BLOWUP_FACTOR)
     with StopOnInterrupt() as interrupt, contextlib.closing(progress):
         trainer = net._make_trainer(batch_size)
         for epoch in range(epochs):
@@ -173,7 +185,7 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
             snapshot = net.state_dict()
             total, done, eta = _run_epoch(net, trainer, X, truth, weights, order, batch_size,
                                           config, fast_paths, interrupt, snapshot, epoch,
-                                          history)
+                                          history, limit)
             if done < n:
                 warnings.warn(f"fit interrupted in epoch {epoch + 1} after {done} of {n} "
                               f"samples; the model keeps its last completed step",
@@ -197,9 +209,11 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
 
 
 def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_paths,
-               interrupt, snapshot, epoch, history):
+               interrupt, snapshot, epoch, history, limit):
     """One epoch in chunks of whole batches (the same steps as in one go), each sized
-    to take about CHUNK_SECONDS; returns (summed loss, rows done, last step size)."""
+    to take about CHUNK_SECONDS; returns (summed loss, rows done, last step size).
+    limit[0] is the blow-up limit of the epoch's mean loss (None: set it from the
+    first chunk, see BLOWUP_FACTOR)."""
     n = order.shape[0]
     total, done, eta = 0.0, 0, config.learning_rate
     chunk = batch_size * max(1, 1024 // batch_size)
@@ -215,6 +229,10 @@ def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_
         if updates < -(-(stop - done) // batch_size) or not finite_state(net):
             diverged(net, snapshot, epoch, history)
         total, done = total + part, stop
+        if limit[0] is None:
+            limit[0] = BLOWUP_FACTOR * max(LOSS_FLOOR, total / done)
+        elif total / done > limit[0]:
+            diverged(net, snapshot, epoch, history, blowup=limit[0])
         elapsed = max(time.perf_counter() - tick, 1e-6)
         chunk = batch_size * max(1, int(chunk * CHUNK_SECONDS / elapsed) // batch_size)
     return total, done, eta
@@ -230,15 +248,19 @@ def finite_state(net):
     return True
 
 
-def diverged(net, snapshot, epoch, history):
+def diverged(net, snapshot, epoch, history, blowup=None):
     """A step met a NaN or infinite loss, or left NaN or infinity in the parameters or
-    the optimizer's state: go back to the state at the start of the epoch (all finite:
+    the optimizer's state, or the epoch's mean loss passed the blow-up limit `blowup`
+    (see BLOWUP_FACTOR): go back to the state at the start of the epoch (all finite:
     every chunk's end is checked; the steps just before a blow-up, though finite, are
     usually already huge) and raise."""
     net._restore(snapshot, snapshot["updates"])
+    what = ("the loss, the parameters or the optimizer's state became NaN or infinite"
+            if blowup is None else
+            f"its mean loss passed {blowup:.3g} ({BLOWUP_FACTOR:g} times the larger of "
+            f"{LOSS_FLOOR:g} and the loss at the start of fit)")
     err = FloatingPointError(
-        f"training diverged in epoch {epoch + 1}: the loss, the parameters or the "
-        f"optimizer's state became NaN or infinite; the model keeps the weights it had at "
-        f"the start of that epoch. Try a smaller learning_rate (or lr_decay, or l2).")
+        f"training diverged in epoch {epoch + 1}: {what}; the model keeps the weights it "
+        f"had at the start of that epoch. Try a smaller learning_rate (or lr_decay, or l2).")
     err.history = history
     raise err

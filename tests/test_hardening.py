@@ -1,5 +1,6 @@
 """Faults during training and in files: clear errors, nothing lost, nothing corrupted."""
 import json
+import math
 import os
 import signal
 import subprocess
@@ -315,3 +316,125 @@ def test_file_holds_no_pickle(tmp_path):
     with np.load(path, allow_pickle=False) as a:      # would raise on object arrays
         assert set(a.files) == {"meta", "params", "velocity"}
         assert all(a[k].dtype != object for k in a.files)
+
+
+# -- silent wrong results (issue 12) -------------------------------------------------
+
+def _unstable_regression():
+    """Full-batch least squares with a learning rate just past the stable one: the
+    loss grows geometrically but stays finite in float64 for hundreds of epochs."""
+    X, y = _regression()
+    return X, y, dict(epochs=100, batch_size=200, learning_rate=0.02)
+
+
+def test_a_finite_blowup_is_divergence(impl):
+    X, y, options = _unstable_regression()
+    net = impl.MLP([3, 1], output="linear", dtype="float64", seed=0)
+    with pytest.raises(FloatingPointError,
+                       match="diverged in epoch 8: its mean loss passed .*1e\\+06 times.*"
+                             "smaller learning_rate") as info:
+        net.fit(X, y, **options)
+    history = info.value.history["loss"]
+    assert len(history) == 7 and history[-1] < 1e6 * history[0]
+    before = impl.MLP([3, 1], output="linear", dtype="float64", seed=0)
+    before.fit(X, y, **dict(options, epochs=7))
+    np.testing.assert_array_equal(net.parameters, before.parameters)   # epoch 8's start
+    assert net.state_dict()["updates"] == 7
+
+
+def test_the_blowup_factor_is_configurable(impl, monkeypatch):
+    from fastnet import _training
+    X, y, options = _unstable_regression()
+    monkeypatch.setattr(_training, "BLOWUP_FACTOR", math.inf)       # check off: as before
+    history = impl.MLP([3, 1], output="linear", dtype="float64", seed=0).fit(X, y, **options)
+    assert np.isfinite(history["loss"]).all() and history["loss"][-1] > 1e30
+    monkeypatch.setattr(_training, "BLOWUP_FACTOR", 10.0)
+    with pytest.raises(FloatingPointError, match="diverged in epoch 3: its mean loss"):
+        impl.MLP([3, 1], output="linear", dtype="float64", seed=0).fit(X, y, **options)
+
+
+def test_both_implementations_report_a_finite_blowup_alike():
+    X, y, options = _unstable_regression()
+    messages = []
+    for impl in (fastnet, fastnet.reference):
+        with pytest.raises(FloatingPointError) as info:
+            impl.MLP([3, 1], output="linear", dtype="float64", seed=0).fit(X, y, **options)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("output, optimizer, batch_size", [
+    ("softmax", "sgd", 1), ("softmax", "adam", 32), ("linear", "sgd", 8),
+    ("logistic", "adam", 1), ("poisson", "sgd", 16)])
+def test_ordinary_fits_never_trip_the_blowup_check(impl, output, optimizer, batch_size):
+    """Training that converges, also from a model that already fits well (its loss
+    at the start near 0), with noisy per-sample steps, never comes near the limit."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 4))
+    truth = {"softmax": (X[:, 0] > 0).astype(int), "linear": X @ [1.0, -1.0, 2.0, 0.5],
+             "logistic": (X[:, :2] > 0).astype(float),
+             "poisson": rng.poisson(np.exp(0.3 * X[:, :1]))}[output]
+    k = {"softmax": 2, "linear": 1, "logistic": 2, "poisson": 1}[output]
+    net = impl.MLP([4, 16, k], "relu", output, dtype="float64", seed=0)
+    rate = 0.01 if optimizer == "sgd" else 0.003
+    for _ in range(2):                   # the second fit starts from a trained model
+        history = net.fit(X, truth, epochs=15, batch_size=batch_size, optimizer=optimizer,
+                          learning_rate=rate, momentum=0.9 if optimizer == "sgd" else 0.0)
+        assert max(history["loss"]) < 1e3 * max(1.0, history["loss"][0])
+
+
+def _weight_zero_overflow(dtype):
+    """Poisson regression whose row 0 has weight 0 and a pre-activation whose exp
+    overflows (loss inf), and the same data with a harmless row 0."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    y = rng.poisson(2.0, size=(20, 1)).astype(float)
+    weights = rng.uniform(0.5, 2.0, size=20)
+    weights[0] = 0
+    bad = X.copy()
+    bad[0] = 1000.0
+    return bad, X, y, weights
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_sample_of_weight_0_contributes_nothing(impl, batch_size, dtype):
+    bad, good, y, weights = _weight_zero_overflow(dtype)
+    results = []
+    for X in (bad, good):
+        net = impl.MLP([3, 1], output="poisson", dtype=dtype, seed=0)
+        net.weights[0][...] = 1                      # row 0 of bad: z = 3000, exp = inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            history = net.fit(X, y, epochs=3, batch_size=batch_size, sample_weight=weights,
+                              learning_rate=0.01, momentum=0.5)
+        results.append((history["loss"], net.parameters))
+    assert np.isfinite(results[0][0]).all()
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_weighted_loss_that_overflows_is_divergence(impl, dtype):
+    """The per-sample loop checks what it adds, the weighted loss: finite losses times
+    finite (huge) weights that overflow are divergence, as in the batched code."""
+    big = float(np.finfo(dtype).max) / 1.1
+    net = impl.MLP([1, 2], dtype=dtype, seed=0)
+    start = net.parameters.copy()
+    with pytest.raises(FloatingPointError, match="diverged in epoch") as info:
+        net.fit(np.zeros((2, 1)), [0, 1], epochs=2, sample_weight=[big, big])
+    assert all(np.isfinite(info.value.history["loss"]))
+    assert np.isfinite(net.parameters).all()
+    assert net.state_dict()["updates"] in (0, 2)
+    if net.state_dict()["updates"] == 0:
+        np.testing.assert_array_equal(net.parameters, start)
+
+
+def test_the_issue_weighted_overflow_raises_alike_in_both():
+    messages = []
+    for impl in (fastnet, fastnet.reference):
+        with pytest.raises(FloatingPointError) as info:
+            impl.MLP([1, 2], seed=0).fit(np.zeros((2, 1)), [0, 1], epochs=2,
+                                         sample_weight=[3e38, 3e38])
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]

@@ -119,6 +119,24 @@ def _row_scale(scale, weights, n):
     return scale if weights is None else (scale * weights).reshape(n, 1)
 
 
+def _weighted(rows, weights):
+    """weights[i] * rows[i], 0 where weights[i] == 0: a sample of weight 0 contributes
+    nothing, even when its loss overflowed (0 * inf would be NaN)."""
+    if weights is None:
+        return rows
+    with np.errstate(invalid="ignore"):
+        return np.where(weights != 0, rows * weights, rows.dtype.type(0))
+
+
+def _scaled(values, scale):
+    """values * scale (scale a number or a column of per-row factors), rows of factor 0
+    exactly 0, even where the row's outputs overflowed (0 * inf would be NaN)."""
+    if np.ndim(scale) == 0:
+        return values * scale
+    with np.errstate(invalid="ignore"):
+        return np.where(scale != 0, values * scale, values.dtype.type(0))
+
+
 def softmax_xent_forward(probs, logits, labels, weights=None):
     """probs = softmax(logits), rows; returns the mean of weights[i] * -log
     probs[i, labels[i]] (weights None: all 1).
@@ -133,8 +151,7 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     s = e.sum(axis=1, keepdims=True)
     probs[...] = e / s
     rows = np.log(s[:, 0]) - z_label
-    if weights is not None:
-        rows = rows * weights
+    rows = _weighted(rows, weights)
     return float(np.sum(rows.astype(np.float64)) / n)
 
 
@@ -147,9 +164,10 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     n = probs.shape[0]
     scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
     rows = np.arange(n)
-    dlogits[...] = probs * scale
     label_scale = scale if weights is None else scale[:, 0]
-    dlogits[rows, labels] = (probs[rows, labels] - 1) * label_scale
+    label_delta = _scaled(probs[rows, labels] - 1, label_scale)
+    dlogits[...] = _scaled(probs, scale)
+    dlogits[rows, labels] = label_delta
 
 
 def squared_error_forward(pred, target, weights=None):
@@ -157,8 +175,7 @@ def squared_error_forward(pred, target, weights=None):
     lecture; weights None: all 1)."""
     r = pred - target
     rows = (r * r).sum(axis=1)
-    if weights is not None:
-        rows = rows * weights
+    rows = _weighted(rows, weights)
     return float(np.sum(rows.astype(np.float64)) / pred.shape[0])
 
 
@@ -166,7 +183,7 @@ def squared_error_backward(dpred, pred, target, weights=None):
     """dpred = weights[i] * 2 (pred - target) / n: the gradient of the mean loss."""
     n = pred.shape[0]
     scale = _row_scale(pred.dtype.type(1) / pred.dtype.type(n), weights, n)
-    dpred[...] = (2 * (pred - target)) * scale
+    dpred[...] = _scaled(2 * (pred - target), scale)
 
 
 def logistic_forward(probs, logits):
@@ -184,8 +201,7 @@ def logistic_xent_forward(probs, logits, target, weights=None):
     z = logits
     rows = ((np.maximum(z, 0) - z * target) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
     sigmoid_forward(probs, logits)          # after the loss: probs may alias logits
-    if weights is not None:
-        rows = rows * weights
+    rows = _weighted(rows, weights)
     return float(np.sum(rows.astype(np.float64)) / logits.shape[0])
 
 
@@ -194,7 +210,7 @@ def logistic_xent_backward(dlogits, probs, target, weights=None):
     binary cross-entropy's 1/(p (1 - p)) cancel, as for softmax and cross-entropy."""
     n = probs.shape[0]
     scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
-    dlogits[...] = (probs - target) * scale
+    dlogits[...] = _scaled(probs - target, scale)
 
 
 def exp_forward(out, z):
@@ -222,8 +238,7 @@ def poisson_deviance_forward(out, z, target, weights=None):
     with np.errstate(over="ignore"):
         rows = (((_xlogx(target) - target * z) - target) + np.exp(z)).sum(axis=1)
     exp_forward(out, z)                 # after the loss: out may alias z
-    if weights is not None:
-        rows = rows * weights
+    rows = _weighted(rows, weights)
     return float(np.sum(rows.astype(np.float64)) / z.shape[0])
 
 
@@ -232,7 +247,7 @@ def poisson_deviance_backward(dz, out, target, weights=None):
     exp(z) (exp is the Poisson deviance's canonical link)."""
     n = out.shape[0]
     scale = _row_scale(out.dtype.type(1) / out.dtype.type(n), weights, n)
-    dz[...] = (out - target) * scale
+    dz[...] = _scaled(out - target, scale)
 
 
 def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0, nesterov=False):
