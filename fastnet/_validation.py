@@ -244,3 +244,75 @@ def check_update_count(name, value):
             or not 0 <= value < MAX_UPDATES:
         raise ValueError(f"{name} must be an integer count in [0, 2**62), got {_shown(value)}")
     return int(value)
+
+
+# ---------------------------------------------------------------------------------
+# The layers API (fastnet.layers, fastnet.reference.layers): both run these checks.
+# Values flowing between layers (x, z, gradients) may be non-finite: a diverging
+# network's forward pass carries them to the loss, which reports the divergence.
+# ---------------------------------------------------------------------------------
+
+_FLOAT_DTYPES = frozenset(np.dtype(d) for d in DTYPES)
+
+
+def check_layer_input(name, a, width=None, dtype=None):
+    """A batch (n, m), n, m >= 1 (m == width when given), as a C-contiguous array of
+    `dtype`; dtype None keeps float32 and float64 and turns anything else into
+    float64."""
+    if (type(a) is np.ndarray and a.ndim == 2 and a.dtype in _FLOAT_DTYPES and a.size
+            and (dtype is None or a.dtype == dtype) and (width is None or a.shape[1] == width)
+            and a.flags.c_contiguous):
+        return a                # already what the kernels take (the network's case)
+    arr = _as_numeric_array(name, a)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_units), got {arr.ndim}-D "
+                         f"with shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if width is not None and arr.shape[1] != width:
+        raise ValueError(f"{name} has {arr.shape[1]} columns, expected {width}")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in _FLOAT_DTYPES else np.float64
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_layer_gradient(name, a, shape, dtype):
+    """A gradient of exactly `shape` as a C-contiguous array of `dtype`."""
+    if (type(a) is np.ndarray and a.dtype == dtype and a.shape == tuple(shape)
+            and a.flags.c_contiguous):
+        return a
+    arr = _as_numeric_array(name, a)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {arr.shape}, expected {tuple(shape)} (the "
+                         f"shape of the last forward's output)")
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_layer_parameter(name, a, shape, dtype=None, writable=False):
+    """A parameter (or gradient accumulator) array used in place: a C-contiguous
+    float32/float64 ndarray (of `dtype`, when given) of `shape` (None entries: any
+    size >= 1), writable when `writable`."""
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array (it is used in place), got "
+                         f"{type(a).__name__}")
+    if a.dtype not in _FLOAT_DTYPES or (dtype is not None and a.dtype != dtype):
+        expected = f"{np.dtype(dtype).name}" if dtype is not None else "float32 or float64"
+        raise ValueError(f"{name} has dtype {a.dtype}, expected {expected}")
+    if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+        want = tuple("any" if s is None else s for s in shape)
+        raise ValueError(f"{name} has shape {a.shape}, expected {want}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is used in place)")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return a
+
+
+def check_forward_done(layer, saved):
+    """backward needs what the last forward saved."""
+    if saved is None:
+        raise ValueError(f"{type(layer).__name__}.backward called before forward")

@@ -4,7 +4,9 @@ The same classes as fastnet.reference.layers (Dense, one activation layer per
 registered activation: Sigmoid, Tanh, ReLU, Identity, ...; one loss layer per
 registered head: SoftmaxCrossEntropy, SquaredError, LogisticCrossEntropy, ...; each
 with forward and backward); they call the compiled kernels of
-fastnet._kernels instead of the NumPy ones.
+fastnet._kernels instead of the NumPy ones. The input checks are inherited, not
+repeated: both implementations run the same ones (fastnet.reference.layers' base
+classes) and raise the same ValueErrors.
 """
 from fastnet import _kernels
 from fastnet.reference import layers as _ref

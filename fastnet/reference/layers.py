@@ -6,15 +6,21 @@ with respect to its input. ``forward`` saves what ``backward`` needs.
 
 fastnet.layers holds the same classes over the compiled kernels: they differ only
 in the kernel module they call (the ``kernels`` class attribute).
+
+Every input check is made here, before any kernel runs (fastnet._validation's
+``check_layer_*`` helpers; truths as fastnet.components.TRUTHS checks them for the MLP),
+so both implementations raise the same ValueErrors on the same calls: batches must be
+2-D and non-empty, of real numbers; truths and weights as the MLP's y and
+sample_weight (labels integer-valued in 0..k-1, one per row; NaN/inf refused);
+gradients of the shape the last forward produced; backward only after a forward.
+Values flowing between layers (x, z, gradients) may be NaN or infinite: a diverging
+network carries them to its loss, which reports the divergence.
 """
 import numpy as np
 
+from fastnet import _validation as _check
 from fastnet.components import ACTIVATIONS, HEADS
 from fastnet.reference import kernels as _numpy_kernels
-
-
-def _as(a, dtype):
-    return np.ascontiguousarray(a, dtype=dtype)
 
 
 class Dense:
@@ -33,9 +39,14 @@ class Dense:
     kernels = _numpy_kernels
 
     def __init__(self, W, b, dW=None, db=None):
-        self.W, self.b = W, b
-        self.dW = np.zeros_like(W) if dW is None else dW
-        self.db = np.zeros_like(b) if db is None else db
+        W = _check.check_layer_parameter("W", W, (None, None))
+        out, dtype = W.shape[0], W.dtype
+        self.W = W
+        self.b = _check.check_layer_parameter("b", b, (out,), dtype)
+        self.dW = np.zeros_like(W) if dW is None else \
+            _check.check_layer_parameter("dW", dW, W.shape, dtype, writable=True)
+        self.db = np.zeros_like(self.b) if db is None else \
+            _check.check_layer_parameter("db", db, (out,), dtype, writable=True)
         self.x = None
 
     def forward(self, x):
@@ -49,9 +60,14 @@ class Dense:
         -------
         z : ndarray, shape (n, out)
         """
-        self.x = _as(x, self.W.dtype)
-        out = np.empty((self.x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
-        self.kernels.dense_forward(out, self.x, self.W, self.b)
+        return self._forward(_check.check_layer_input("x", x, self.W.shape[1], self.W.dtype))
+
+    def _forward(self, x):
+        # forward without the checks, for the network (its rows are checked once per
+        # fit or predict, not at every step)
+        self.x = x
+        out = np.empty((x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
+        self.kernels.dense_forward(out, x, self.W, self.b)
         return out
 
     def backward(self, dout, need_input_grad=True):
@@ -69,7 +85,13 @@ class Dense:
         -------
         dx : ndarray, shape (n, in), or None
         """
-        dout = _as(dout, self.W.dtype)
+        _check.check_forward_done(self, self.x)
+        dout = _check.check_layer_gradient("dout", dout, (self.x.shape[0], self.W.shape[0]),
+                                           self.W.dtype)
+        return self._backward(dout, need_input_grad)
+
+    def _backward(self, dout, need_input_grad=True):
+        # backward without the checks, for the network
         dx = np.empty_like(self.x) if need_input_grad else None
         self.kernels.dense_backward(dx, self.dW, self.db, dout, self.x, self.W)
         return dx
@@ -102,9 +124,10 @@ class Activation:
         -------
         h : ndarray, shape (n, m)
         """
-        z = np.ascontiguousarray(z)
-        if z.dtype not in (np.float32, np.float64):
-            z = z.astype(np.float64)
+        return self._forward(_check.check_layer_input("z", z))
+
+    def _forward(self, z):
+        # forward without the checks, for the network
         self.out = np.empty_like(z)
         self.kernels.activation_forward(self.name, self.out, z)
         return self.out
@@ -120,7 +143,12 @@ class Activation:
         -------
         dz : ndarray, shape (n, m)
         """
-        dout = _as(dout, self.out.dtype)
+        _check.check_forward_done(self, self.out)
+        return self._backward(
+            _check.check_layer_gradient("dout", dout, self.out.shape, self.out.dtype))
+
+    def _backward(self, dout):
+        # backward without the checks, for the network
         dz = np.empty_like(dout)
         self.kernels.activation_backward(self.name, dz, dout, self.out)
         return dz
@@ -159,26 +187,43 @@ class HeadLoss:
         z : array-like, shape (n, k)
             The last layer's pre-activations.
         truth : array-like
-            Labels (n,) of class indices for a head whose truth is "labels", else
-            values (n, k) (targets, or 0/1 indicators).
+            Labels (n,) of class indices 0..k-1 (integer-valued; or one-hot rows) for
+            a head whose truth is "labels", else values (n, k): targets, indicators
+            in [0, 1], or non-negative counts ((n,) when k == 1); checked as the
+            MLP checks y (fastnet.components.TRUTHS).
         weights : array-like, shape (n,), optional
+            Non-negative and finite, as the MLP's sample_weight.
 
         Returns
         -------
         loss : float
         """
-        z = np.ascontiguousarray(z)
-        if HEADS[self.head].truth == "labels":
-            self.truth = np.ascontiguousarray(truth, dtype=np.intp)
-        else:
-            self.truth = _as(truth, z.dtype).reshape(z.shape)
-        self.weights = None if weights is None else _as(weights, z.dtype)
+        head = HEADS[self.head]
+        z = _check.check_layer_input("z", z)
+        n, k = z.shape
+        if k < head.min_outputs:
+            raise ValueError(f"{type(self).__name__} (output={head.name!r}) needs at least "
+                             f"{head.min_outputs} columns in z, got {k}")
+        truth = head.convert(truth, n, k, z.dtype, name="truth")
+        if weights is not None:
+            weights = _check.check_sample_weight(weights, n, z.dtype, name="weights")
+        return self._forward(z, truth, weights)
+
+    def _forward(self, z, truth, weights=None):
+        # forward without the checks, for the network (truth and weights converted
+        # and checked once per fit)
+        self.truth, self.weights = truth, weights
         self.out = np.empty_like(z)
         return self.kernels.head_loss_forward(self.head, self.out, z, self.truth,
                                               self.weights)
 
     def backward(self):
         """dL/dz, shape (n, k), of the last forward's loss."""
+        _check.check_forward_done(self, self.out)
+        return self._backward()
+
+    def _backward(self):
+        # backward without the check, for the network
         dz = np.empty_like(self.out)
         self.kernels.head_loss_backward(self.head, dz, self.out, self.truth, self.weights)
         return dz

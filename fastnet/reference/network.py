@@ -23,9 +23,9 @@ class MLP(BaseMLP):
     def _logits(self, X):
         h = X
         for l, dense in enumerate(self._dense):
-            h = dense.forward(h)
+            h = dense._forward(h)
             if l < len(self._hidden):
-                h = self._hidden[l].forward(h)
+                h = self._hidden[l]._forward(h)
         return h
 
     def _forward(self, X):
@@ -34,13 +34,15 @@ class MLP(BaseMLP):
         return z
 
     def _loss_and_gradients(self, X, truth, with_grad, weights=None):
-        loss = self._loss_layer.forward(self._logits(X), truth, weights)
+        # the layers' unchecked passes: X, truth and weights were checked once (fit,
+        # loss, gradients), so every step does only the arithmetic
+        loss = self._loss_layer._forward(self._logits(X), truth, weights)
         if with_grad:
-            d = self._loss_layer.backward()
+            d = self._loss_layer._backward()
             for l in range(len(self._dense) - 1, -1, -1):
-                d = self._dense[l].backward(d, need_input_grad=l > 0)
+                d = self._dense[l]._backward(d, need_input_grad=l > 0)
                 if l > 0:
-                    d = self._hidden[l - 1].backward(d)
+                    d = self._hidden[l - 1]._backward(d)
         return loss
 
     def _make_trainer(self, batch_size):
