@@ -207,9 +207,11 @@ FNET_INLINE REAL FN(logistic_xent_row)(REAL *p, const REAL *z, const REAL *y, fn
     return total;
 }
 
-/* d(BCE)/dz = p - y for the sigmoid's canonical loss. d (k) = scale * that. */
-FNET_INLINE void FN(logistic_xent_delta_row)(REAL *d, const REAL *p, const REAL *y,
-                                             fnet_size k, REAL scale)
+/* d (k) = scale * (p - y): the gradient of a loss paired with its canonical link, where
+ * the output transform's Jacobian and the loss's derivative cancel (the sigmoid with
+ * binary cross-entropy; exp with the Poisson deviance, d/dz = exp(z) - y). */
+FNET_INLINE void FN(canonical_delta_row)(REAL *d, const REAL *p, const REAL *y,
+                                         fnet_size k, REAL scale)
 {
     fnet_size j;
     for (j = 0; j < k; j++)
@@ -232,16 +234,6 @@ FNET_INLINE REAL FN(poisson_deviance_row)(REAL *p, const REAL *z, const REAL *y,
         p[j] = e;
     }
     return total;
-}
-
-/* d(deviance)/dz = exp(z) - y = p - y: exp is the Poisson deviance's canonical link.
- * d (k) = scale * that. */
-FNET_INLINE void FN(poisson_deviance_delta_row)(REAL *d, const REAL *p, const REAL *y,
-                                                fnet_size k, REAL scale)
-{
-    fnet_size j;
-    for (j = 0; j < k; j++)
-        d[j] = (p[j] - y[j]) * scale;
 }
 
 /* The head's output transform, in place on one row of k pre-activations (inference).
@@ -310,11 +302,11 @@ FNET_INLINE int FN(head_delta_row)(int code, REAL *d, const REAL *out, fnet_size
         status = 0;
         break;
     case FNET_OUT_LOGISTIC:
-        FN(logistic_xent_delta_row)(d, out, target, k, scale);
+        FN(canonical_delta_row)(d, out, target, k, scale);
         status = 0;
         break;
     case FNET_OUT_POISSON:
-        FN(poisson_deviance_delta_row)(d, out, target, k, scale);
+        FN(canonical_delta_row)(d, out, target, k, scale);
         status = 0;
         break;
     }
