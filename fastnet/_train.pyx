@@ -15,6 +15,7 @@ from cython cimport floating
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
+from cpython.pythread cimport PyThread_get_thread_ident
 
 cimport numpy as cnp
 import numpy as np
@@ -185,6 +186,63 @@ cdef class Plan:
                 best = _forward_row(&self.layout, <double*>pp, <double*>wp, <double*>xp,
                                     <double*>op, d, k)
         return best
+
+
+# Largest network the GIL-held row path serves: about 10 us of arithmetic, so other
+# threads wait at most that long; bigger networks take forward_row (GIL released).
+ROW_CALL_MAX_PARAMS = 1 << 16
+
+
+def row_call(object plan, object guard, object X, bint argmax):
+    """The whole latency path of one clean row in one C call, the GIL held throughout.
+
+    plan : a Plan made with capacity 1 and bound to the model's parameters, used by
+        this function only: holding the GIL serialises its uses of the workspace, and
+        no fit can start (fit takes the GIL to take the model) while it runs.
+    guard : the model's ModelLock; a fit running in another thread owns the model, and
+        then this returns None (the general path raises the usual RuntimeError).
+    X : anything; only a C-contiguous (1, d) ndarray of the plan's dtype, finite, is
+        served here.
+    argmax : return the index of the largest output as an intp array (1,) (predict of
+        a labels head) instead of the outputs (1, k).
+
+    Returns None for everything this path does not serve (the caller takes the
+    general path, which converts or raises the usual error), else the result.
+    """
+    cdef Plan p
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t best, d, k
+    cdef cnp.npy_intp dims[2]
+    if type(plan) is not Plan or type(X) is not cnp.ndarray:
+        return None
+    p = <Plan>plan
+    x = <cnp.ndarray>X
+    d = p.sizes[0]
+    k = p.sizes[p.n_layers]
+    if p.bound is None or not _row_array(x, p.typenum, d, False):
+        return None
+    owner = guard._owner
+    if owner is not None and owner != PyThread_get_thread_ident():
+        return None
+    dims[0] = 1
+    dims[1] = k
+    out = cnp.PyArray_EMPTY(2, dims, p.typenum, 0)
+    if p.f32:
+        best = _forward_row(&p.layout, <float*>cnp.PyArray_DATA(p.bound),
+                            <float*>cnp.PyArray_DATA(p.work), <float*>cnp.PyArray_DATA(x),
+                            <float*>cnp.PyArray_DATA(out), d, k)
+    else:
+        best = _forward_row(&p.layout, <double*>cnp.PyArray_DATA(p.bound),
+                            <double*>cnp.PyArray_DATA(p.work), <double*>cnp.PyArray_DATA(x),
+                            <double*>cnp.PyArray_DATA(out), d, k)
+    if best < 0:   # NaN or infinity in x: the general path raises its ValueError
+        return None
+    if not argmax:
+        return out
+    dims[0] = 1
+    out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
+    (<Py_ssize_t*>cnp.PyArray_DATA(out))[0] = best
+    return out
 
 
 cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint writable):
