@@ -15,9 +15,14 @@ import sys
 # kernels of _persample.c (AVX-512, AVX2, SSE2 clones) compute bitwise the same.
 # -fno-math-errno: sqrt becomes the (correctly rounded) instruction instead of a libm
 # call that may set errno, so loops over it vectorise (Adam's update); no value changes.
+# -fno-trapping-math: floating-point operations are not assumed to trap (clang's
+# default), so GCC may turn selects such as tanh's clamp into blends and vectorise
+# the loop on every instruction set (with traps assumed it did so only for AVX-512);
+# no value changes, only which exception flags may be raised.
 # -pthread: _pool.c's worker thread.
 COMPILE_ARGS = (["-O3"] if sys.platform == "win32"
-                else ["-O3", "-ffp-contract=off", "-fno-math-errno", "-pthread"])
+                else ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+                      "-pthread"])
 if os.environ.get("FASTNET_NATIVE"):
     # Opt-in build for this machine only (not portable); results may differ in the
     # last bits from the portable build.

@@ -163,6 +163,8 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define LOG logf
 #define LOG1P log1pf
 #define SQRT sqrtf
+#define FABS fabsf
+#define COPYSIGN copysignf
 #define FNET_LOG2E 1.44269504f
 #define FNET_LN2_HI 0.693359375f            /* 355 / 512: n * LN2_HI exact */
 #define FNET_LN2_LO (-2.12194440e-4f)       /* ln2 - LN2_HI */
@@ -180,6 +182,8 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define LOG log
 #define LOG1P log1p
 #define SQRT sqrt
+#define FABS fabs
+#define COPYSIGN copysign
 #define FNET_LOG2E 1.4426950408889634
 #define FNET_LN2_HI 6.93147180369123816490e-01   /* fdlibm's split: n * LN2_HI exact */
 #define FNET_LN2_LO 1.90821492927058770002e-10

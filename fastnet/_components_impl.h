@@ -41,13 +41,15 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
 /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), with the sign of x: a few ulp from the
  * correctly rounded value everywhere (the tests measure it against numpy.tanh).
  * NaN propagates: SAT < a is false for a NaN, which is kept, not clamped (and the
- * select is the operand order of x86's min instruction, one instruction a lane). */
+ * select is the operand order of x86's min instruction, one instruction a lane).
+ * |x| and the sign are bit operations (FABS, COPYSIGN), not selects on x < 0: with
+ * those, GCC left the loop over a layer scalar where it is inlined into the
+ * per-sample epoch ("control flow in loop"); tanh(-0) is -0, as numpy's. */
 FNET_INLINE REAL FN(tanh)(REAL x)
 {
-    const REAL a = x < 0 ? -x : x;
+    const REAL a = FABS(x);
     const REAL em1 = FN(expm1_pos)(2 * (FNET_TANH_SAT < a ? FNET_TANH_SAT : a));
-    const REAL t = em1 / (em1 + 2);
-    return x < 0 ? -t : t;
+    return COPYSIGN(em1 / (em1 + 2), x);
 }
 
 /* 1 / (1 + exp(-z)) through the exp that cannot overflow (its argument is <= 0). */
@@ -481,6 +483,8 @@ FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const 
 #undef LOG
 #undef LOG1P
 #undef SQRT
+#undef FABS
+#undef COPYSIGN
 #undef FNET_LOG2E
 #undef FNET_LN2_HI
 #undef FNET_LN2_LO

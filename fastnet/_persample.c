@@ -15,17 +15,29 @@
 #define FNET_MULTIVERSION
 #endif
 
+/* GCC's generic vector extensions (vector_size, __builtin_shuffle) for the sums of
+ * many dot products at once (_persample_impl.h); other compilers sum row by row, in
+ * the same order. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(FASTNET_NO_VECTOR_EXT)
+#define FNET_VECTOR_EXT 1
+#else
+#define FNET_VECTOR_EXT 0
+#endif
+
 /* The helpers (here and in _components.h) are forced inline, so that each clone of
  * an entry point gets its own copy compiled for its instruction set. */
 #define REAL float
 #define SFX _f32
 #define FNET_LANES 16
+#define FNET_MASK_INT int32_t
 #include "_persample_impl.h"
 #undef REAL
 #undef SFX
 #undef FNET_LANES
+#undef FNET_MASK_INT
 
 #define REAL double
 #define SFX _f64
 #define FNET_LANES 8
+#define FNET_MASK_INT int64_t
 #include "_persample_impl.h"

@@ -35,6 +35,95 @@ FNET_INLINE REAL FN(dot)(const REAL *restrict a, const REAL *restrict b, fnet_si
     return (acc[0] + acc[1]) + tail;
 }
 
+#if FNET_VECTOR_EXT
+/* GCC's generic vectors of FNET_HALF = FNET_LANES / 2 values (32 bytes: one ymm
+ * register, two xmm on the baseline; wider vectors were lowered through memory on
+ * AVX2), and unaligned loads through them. A row's FNET_LANES partial sums are two of
+ * them: lanes 0..HALF-1 and HALF..LANES-1. */
+#define FNET_HALF (FNET_LANES / 2)
+typedef REAL FN(vec) __attribute__((vector_size(FNET_HALF * sizeof(REAL))));
+typedef REAL FN(uvec) __attribute__((vector_size(FNET_HALF * sizeof(REAL)),
+                                     aligned(sizeof(REAL)), __may_alias__));
+typedef FNET_MASK_INT FN(ivec) __attribute__((vector_size(FNET_HALF * sizeof(REAL))));
+
+/* Lane r of a[0] = the rest of FN(dot)'s tree for the FNET_HALF rows in a, whose first
+ * step (lane k += lane k + HALF) is done: a[r] holds row r's HALF sums (a is
+ * overwritten; no vector is returned, so no vector-return ABI). Each further step
+ * (lane k += lane k + w) is done for two rows at once: the lanes of P and Q with bit
+ * w clear, plus those with it set. So HALF rows take HALF - 1 vector additions instead
+ * of a chain of shuffles and scalar additions each; each row is summed in the same
+ * order as FN(dot) sums it. */
+#define FNET_TREE_STEP(P, Q, LO, HI) (__builtin_shuffle(P, Q, LO) + __builtin_shuffle(P, Q, HI))
+FNET_INLINE void FN(sum_rows)(FN(vec) *a)
+{
+    int i;
+#if FNET_LANES == 16
+    const FN(ivec) lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    const FN(ivec) lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
+    const FN(ivec) lo1 = {0, 2, 4, 6, 8, 10, 12, 14}, hi1 = {1, 3, 5, 7, 9, 11, 13, 15};
+    for (i = 0; i < 4; i++)        /* 8 rows of 8 -> 4 vectors of 2 rows of 4 */
+        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo4, hi4);
+#elif FNET_LANES == 8
+    const FN(ivec) lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    const FN(ivec) lo1 = {0, 2, 4, 6}, hi1 = {1, 3, 5, 7};
+#else
+#error "FNET_LANES must be 8 or 16"
+#endif
+    for (i = 0; i < 2; i++)        /* -> 2 vectors of HALF / 2 rows of 2 */
+        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo2, hi2);
+    a[0] = FNET_TREE_STEP(a[0], a[1], lo1, hi1);   /* -> lane r: row r's sum */
+}
+#undef FNET_TREE_STEP
+#endif
+
+/* out (h) = W (h, d) in (d) + b (h), every row's dot product summed exactly as FN(dot)
+ * sums it (so every path and instruction set gets the same bits). With GCC's vector
+ * extensions, FNET_HALF rows are summed together by FN(sum_rows); the last block
+ * pads with zero rows (never read from W). */
+FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
+                                const REAL *restrict in, const REAL *restrict b,
+                                fnet_size d, fnet_size h)
+{
+    fnet_size j = 0;
+#if FNET_VECTOR_EXT
+    if (d >= FNET_LANES) {
+        const fnet_size full = d - d % FNET_LANES;
+        for (; j < h; j += FNET_HALF) {
+            const fnet_size rows = h - j < FNET_HALF ? h - j : FNET_HALF;
+            FN(vec) acc[FNET_HALF];
+            REAL tail[FNET_HALF];
+            fnet_size r, c;
+            for (r = 0; r < rows; r++) {
+                const REAL *w = W + (j + r) * d;
+                FN(vec) lo = *(const FN(uvec) *)w * *(const FN(uvec) *)in;
+                FN(vec) hi = *(const FN(uvec) *)(w + FNET_HALF)
+                             * *(const FN(uvec) *)(in + FNET_HALF);
+                REAL t = 0;
+                for (c = FNET_LANES; c < full; c += FNET_LANES) {
+                    lo += *(const FN(uvec) *)(w + c) * *(const FN(uvec) *)(in + c);
+                    hi += *(const FN(uvec) *)(w + c + FNET_HALF)
+                          * *(const FN(uvec) *)(in + c + FNET_HALF);
+                }
+                for (c = full; c < d; c++)
+                    t += w[c] * in[c];
+                acc[r] = lo + hi;        /* the tree's first step */
+                tail[r] = t;
+            }
+            for (; r < FNET_HALF; r++) {
+                acc[r] = (FN(vec)){0};
+                tail[r] = 0;
+            }
+            FN(sum_rows)(acc);
+            for (r = 0; r < rows; r++)
+                out[j + r] = (acc[0][r] + tail[r]) + b[j + r];
+        }
+        return;
+    }
+#endif
+    for (; j < h; j++)
+        out[j] = FN(dot)(W + j * d, in, d) + b[j];
+}
+
 /* Forward pass of one row; leaves the output layer as pre-activations (the head's
  * transform is the caller's). */
 FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REAL *acts,
@@ -53,8 +142,7 @@ FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REA
             for (j = 0; j < h; j++)
                 out[j] = W[j] * x0 + b[j];
         } else {
-            for (j = 0; j < h; j++)
-                out[j] = FN(dot)(W + j * d, in, d) + b[j];
+            FN(dense_rows)(out, W, in, b, d, h);
         }
         if (l < L - 1)   /* the codes were checked when the layout was made */
             (void)FN(activation_forward)(net->act[l], out, h);
@@ -224,6 +312,7 @@ int FN(forward_row)(const fnet_layout *net, const REAL *params, REAL *work, cons
     return 0;
 }
 
+#undef FNET_HALF
 #undef FN
 #undef FNET_CAT
 #undef FNET_CAT_
