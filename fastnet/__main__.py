@@ -178,8 +178,8 @@ def _writable_file(path):
 
 
 def _names(text, known, case):
-    """The comma-separated names of --only, each checked against `known`; None for
-    the first unknown or empty one, as (None, name)."""
+    """The comma-separated names of --only in `case`, checked against `known`:
+    (names, None), or (None, the first unknown or empty name)."""
     names = [case(n.strip()) for n in text.split(",")]
     for n in names:
         if n not in known:

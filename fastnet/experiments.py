@@ -79,7 +79,8 @@ def _parity_figure(result):
         # NaN breaks the line: successes on either side of a failure are not joined
         y = np.array([r[ep_col] if isinstance(r[ep_col], int) else np.nan for r in rows],
                      dtype=float)
-        ax.plot(d, y, marker=marker, color=color, label=f"{label}: reached 100%")
+        if ok.any():
+            ax.plot(d, y, marker=marker, color=color, label=f"{label}: reached 100%")
         if not ok.all():
             # side by side when both depths fail at the same d
             ax.plot(d[~ok] + dodge, np.full((~ok).sum(), cap), "x", color=color, ms=9,

@@ -101,7 +101,8 @@ def plain_log_ticks(axis):
             return f"{x:g}" if super().__call__(x, pos) else ""
 
     axis.set_major_formatter(PlainLogFormatter())
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+    # label a few minor ticks (2, 5) up to 2.5 decades, all of them below one
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2.5, 1)))
 
 
 def integer_ticks(axis):
