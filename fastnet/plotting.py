@@ -109,7 +109,8 @@ def integer_ticks(axis):
     """Ticks at whole numbers only on `axis` (``ax.xaxis`` or ``ax.yaxis``), for
     counts such as epochs, bits or layers."""
     from matplotlib.ticker import MaxNLocator
-    axis.set_major_locator(MaxNLocator(integer=True))
+    # steps of 1, 2 or 5 times a power of ten: 0, 5, 10, 15 rather than 3, 6, 9
+    axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def save_figure(fig, path, dpi=120):
