@@ -1,5 +1,7 @@
-"""Classify scikit-learn's 8x8 handwritten digits with fastnet, and compare with the
-NumPy reference: same calls, same result, less time.
+"""Handwritten digits: fastnet against its NumPy reference.
+
+Classify scikit-learn's 8x8 handwritten digits with fastnet, and with the NumPy
+reference: same calls, same result, less time.
 
     python examples/digits.py            (needs scikit-learn for the data)
     python examples/digits.py --quick

@@ -1,5 +1,6 @@
-"""A hyperparameter sweep on Dask: GridSearchCV over fastnet's scikit-learn estimator,
-through joblib's dask backend.
+"""A hyperparameter sweep on Dask.
+
+GridSearchCV over fastnet's scikit-learn estimator, through joblib's dask backend.
 
     python examples/sweep_dask.py                       # a LocalCluster on this machine
     python examples/sweep_dask.py tcp://scheduler:8786  # a real cluster's scheduler

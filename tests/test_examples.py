@@ -1,4 +1,5 @@
 """The scripts in examples/ run as they are (in reduced size)."""
+import ast
 import os
 import runpy
 import sys
@@ -25,6 +26,7 @@ def test_zigzag_example(monkeypatch, tmp_path, capsys):
     _run("zigzag.py", monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert out.count("linear pieces") == 2
+    assert "8 linear pieces (target: 8)" in out          # the deep construction, k = 3
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -38,3 +40,14 @@ def test_sweep_on_dask_example(monkeypatch, tmp_path, capsys):
     _run("sweep_dask.py", monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert "workers: 2" in out and "2 configurations" in out
+
+
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".py")))
+def test_every_example_starts_with_a_title(name):
+    with open(os.path.join(EXAMPLES, name)) as f:
+        doc = ast.get_docstring(ast.parse(f.read()))
+    assert doc, f"{name} has no module docstring"
+    title, *rest = doc.splitlines()
+    # one line, then a blank line: the title is not the start of a paragraph
+    assert title.strip() and len(title) <= 79 and not title.endswith((",", ":"))
+    assert rest and rest[0] == "", f"{name}: the first line runs on"

@@ -46,3 +46,39 @@ def test_command_line(tmp_path, capsys):
     assert "sawtooth pieces" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["experiment", "nonsense"])
+
+
+def test_check_out_dir(tmp_path):
+    experiments.check_out_dir(tmp_path)                       # exists
+    experiments.check_out_dir(tmp_path / "new" / "deeper")    # made when saving
+    assert not (tmp_path / "new").exists()                    # ... not by the check
+    (tmp_path / "f").write_text("")
+    for bad in (tmp_path / "f", tmp_path / "f" / "sub"):
+        with pytest.raises(ValueError, match="is a file, not a folder"):
+            experiments.check_out_dir(bad)
+
+
+def test_run_checks_the_folder_before_the_work(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    ran = []
+    monkeypatch.setitem(experiments._PARTS, "depth",
+                        (lambda **kw: ran.append(kw), experiments._depth_figure))
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match="cannot save figures"):
+        experiments.run("depth", quick=True, out_dir=str(tmp_path / "f"))
+    with pytest.raises(ValueError, match="cannot save figures"):
+        experiments.depth(quick=True, out_dir=str(tmp_path / "f"))
+    assert ran == []
+
+
+def test_the_table_is_printed_before_the_figure_is_saved(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+
+    def failing_figure(result):
+        raise OSError("disk full")
+
+    table, _ = experiments._PARTS["depth"]
+    monkeypatch.setitem(experiments._PARTS, "depth", (table, failing_figure))
+    with pytest.raises(OSError, match="disk full"):
+        experiments.run("depth", quick=True, out_dir=str(tmp_path))
+    assert "sawtooth pieces" in capsys.readouterr().out
