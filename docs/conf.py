@@ -35,8 +35,10 @@ nitpicky = False
 # -- autodoc / autosummary / numpydoc --------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 autodoc_member_order = "bysource"
+# "fit()" rather than "MLPClassifier.fit()" in the page contents, which is narrow
+toc_object_entries_show_parents = "hide"
 autodoc_typehints = "none"          # numpydoc's Parameters section says the types
 numpydoc_show_class_members = False  # autodoc's :members: lists them once
 numpydoc_class_members_toctree = False
@@ -77,6 +79,12 @@ html_theme_options = {
 html_sidebars = {"index": [], "changelog": []}
 
 myst_heading_anchors = 3
+
+# MathJax comes from a CDN; for reading the site offline, FASTNET_DOCS_MATHJAX names a
+# local MathJax.js instead (Debian's libjs-mathjax: file:///usr/share/javascript/
+# mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML).
+if os.environ.get("FASTNET_DOCS_MATHJAX"):
+    mathjax_path = os.environ["FASTNET_DOCS_MATHJAX"]
 
 
 # -- docstring adjustments, each scoped to the objects named -----------------------------

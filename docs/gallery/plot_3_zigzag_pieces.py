@@ -1,6 +1,6 @@
 """
-The zig-zag construction: 2^k linear pieces from 2k units
-==========================================================
+The zig-zag construction: 2ᵏ linear pieces from 2k units
+========================================================
 
 A ReLU network computes a piecewise-linear function; the number of linear pieces
 measures how complex a function it can make. One hidden layer of ``h`` units on a
