@@ -54,6 +54,7 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "download_all_examples": False,
     "show_memory": False,
+    "write_computation_times": False,   # no generated timing pages in the tree
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "min_reported_time": 1,
