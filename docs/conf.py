@@ -73,7 +73,10 @@ html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
+    # the theory pages' code and output need the width more than a short contents list
+    "secondary_sidebar_items": {"getting_started": ["page-toc"], "guide/*": ["page-toc"],
+                                "api/*": ["page-toc"], "changelog": ["page-toc"],
+                                "theory/*": []},
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }

@@ -26,6 +26,10 @@ rm -rf "$out" "$here/docs/theory" "$here/docs/api/generated" "$here/docs/_genera
 log="$out/build.log"
 mkdir -p "$out"
 start=$(date +%s)
+# run from docs/: "python -m sphinx" puts the current directory on sys.path, and from
+# the repository root that would import the unbuilt source tree instead of the
+# installed fastnet
+cd "$here/docs"
 # matplotlib without a display; the gallery scripts' figures go into the pages
 export MPLBACKEND=Agg
 set +e

@@ -21,10 +21,11 @@ from fastnet import datasets, theory
 
 ds = np.arange(2, 17)
 sizes = [theory.parity_circuit_sizes(int(d)) for d in ds]
-for d, s in zip(ds[:6], sizes):
-    print(f"d = {d}: XOR tree {s['xor_tree']['gates']} gates (depth {s['xor_tree']['depth']}), "
-          f"AND/OR/NOT {s['and_or_not']['gates']} (depth {s['and_or_not']['depth']}), "
-          f"DNF {s['dnf']['gates']} (depth {s['dnf']['depth']})")
+print(" d | gates (depth): XOR tree | AND/OR/NOT |     DNF")
+for d, s in zip(ds[:8], sizes):
+    cells = [f"{s[c]['gates']} ({s[c]['depth']})"
+             for c in ("xor_tree", "and_or_not", "dnf")]
+    print(f"{d:2d} | {cells[0]:>23} | {cells[1]:>10} | {cells[2]:>7}")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for key, label in (("xor_tree", "XOR tree"), ("and_or_not", "AND/OR/NOT tree"),
@@ -47,7 +48,7 @@ fig.tight_layout()
 
 
 def xor_tree_network(levels):
-    """[d, d, d/2, ..., 2, 1] ReLU network computing the parity of d = 2**levels bits."""
+    """[d, d, d/2, ..., 2, 1] ReLU network: the parity of d = 2**levels bits."""
     d = 2 ** levels
     widths = [d >> l for l in range(levels)]            # 2 units per XOR gate
     net = fastnet.MLP([d] + widths + [1], activation="relu", output="linear",
@@ -75,8 +76,9 @@ for levels in (1, 2, 3, 4):
     net = xor_tree_network(levels)
     X, y = datasets.parity(2 ** levels)
     exact = np.array_equal(net.predict(X), y.astype(float))
-    print(f"d = {2 ** levels:2d}: layer sizes {net.layer_sizes}, "
-          f"{sum(net.layer_sizes[1:-1])} ReLU units, exact on all {len(y)} inputs: {exact}")
+    units = sum(net.layer_sizes[1:-1])
+    print(f"d = {2 ** levels:2d}: layer sizes {net.layer_sizes}, {units} ReLU units, "
+          f"exact on all {len(y)} inputs: {exact}")
 
 # %%
 # Does SGD find such solutions?
@@ -94,8 +96,9 @@ from fastnet import experiments  # noqa: E402
 with tempfile.TemporaryDirectory() as out:
     result = experiments.parity(quick=True, out_dir=out)
 print(" d | shallow: units params accuracy epochs | deep: units params accuracy epochs")
-for d, h, p1, a1, e1, w, p2, a2, e2, *gates in result["rows"]:
-    print(f"{d:2d} | {h:>14} {p1:6d} {a1:>8} {e1!s:>6} | {w:>11} {p2:6d} {a2:>8} {e2!s:>6}")
+for d, h, p1, a1, e1, w, p2, a2, e2, *_ in result["rows"]:
+    print(f"{d:2d} | {h:>14} {p1:6d} {a1:>8} {e1!s:>6} "
+          f"| {w:>11} {p2:6d} {a2:>8} {e2!s:>6}")
 
 # %%
 # Compare the epochs each network needed, where it got there at all. In the full run

@@ -38,8 +38,8 @@ for depth in (1, 2, 3):
                       lr_decay=1e-5)
     mse = float(np.mean((net.predict(X) - y) ** 2))
     pieces = theory.count_linear_pieces(net, 0.0, 1.0).count
-    print(f"{depth:5d}  {'-'.join(map(str, widths)):8s}  {net.n_params:6d}  {mse:.4f}   "
-          f"{pieces}")
+    shape = "-".join(map(str, widths))
+    print(f"{depth:5d}  {shape:8s}  {net.n_params:6d}  {mse:.4f}   {pieces}")
     fits.append((depth, widths, net.predict(grid), history["loss"]))
 
 # %%
