@@ -1,7 +1,6 @@
 """Sphinx configuration of fastnet's documentation (build: tools/build_docs.sh)."""
 import os
 import sys
-import warnings
 
 # The site documents the fastnet that Python imports: an installed one (pip install
 # ".[docs]") or, with FASTNET_DOCS_INPLACE=1, the in-place build of this tree.

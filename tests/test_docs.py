@@ -99,24 +99,25 @@ def own_public_members(owner, module_name):
     return members
 
 
+OPTIONAL = ("scikit-learn", "sklearn", "matplotlib")
+
+
 def test_documented_names_have_docstrings():
     """autodoc's :members: skips names without a docstring: every public function,
     class, method and property the API pages cover must have one."""
     undocumented = []
-    targets = sorted(directives("automodule") | directives("autoclass")
-                     | directives("autofunction"))
-    for target in targets:
-        module_name, _, attr = target.rpartition(".")
+    targets = sorted([(t, "") for t in directives("automodule")]
+                     + [tuple(t.rsplit(".", 1)) for t in directives("autoclass")
+                        | directives("autofunction")])
+    for module_name, attr in targets:
+        target = f"{module_name}.{attr}" if attr else module_name
         try:
-            obj = importlib.import_module(target)
-            module_name = target
-        except ImportError:
-            try:
-                obj = getattr(importlib.import_module(module_name), attr)
-            except ImportError as exc:        # an optional dependency (scikit-learn)
-                if "sklearn" in str(exc) or "matplotlib" in str(exc):
-                    continue
-                raise
+            module = importlib.import_module(module_name)
+        except ImportError as exc:            # an optional dependency (scikit-learn)
+            if any(dep in str(exc) for dep in OPTIONAL):
+                continue
+            raise
+        obj = getattr(module, attr) if attr else module
         members = own_public_members(obj, module_name)
         if not inspect.ismodule(obj) and not inspect.getdoc(obj):
             undocumented.append(target)
