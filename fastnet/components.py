@@ -235,6 +235,8 @@ class Head:
         object.__setattr__(self, "classifier", TRUTHS[self.truth].proba)
 
     def check_outputs(self, k):
+        """ValueError when a network with k output units is too small for this head
+        (softmax needs two classes)."""
         if k < self.min_outputs:
             unit = "classes" if self.truth == "labels" else "outputs"
             raise ValueError(f"output={self.name!r} needs at least {self.min_outputs} "

@@ -702,10 +702,46 @@ _SHARED_ATTRS_DOC = """
     n_features_in_, feature_names_in_, n_iter_, n_layers_, n_outputs_
     out_activation_ : str
     net_ : fastnet.MLP
-        The compiled network holding coefs_ and intercepts_ (save, export_c,
+        The compiled network holding ``coefs_`` and ``intercepts_`` (save, export_c,
         forward).
 """
 
+# The section both estimators' docstrings end with: what differs from scikit-learn's
+# estimator of the same name (the README's scikit-learn section, item by item).
+_DIFFERENCES_DOC = """
+    Notes
+    -----
+    **Differences from scikit-learn.** Everything not listed here is scikit-learn's:
+    constructor, defaults, parameter validation (``InvalidParameterError``), fitted
+    attributes, methods, messages and warnings. With the same ``random_state``, in
+    float64, fitting draws the same initial weights, uses the random state the same
+    way, forms the same batches and follows the same trajectory.
+
+    - Rounding: the arithmetic runs in compiled code over one flat parameter buffer,
+      so values agree with scikit-learn's to rounding, not bitwise (the test suite
+      finds ``coefs_``, ``intercepts_`` and ``loss_curve_`` equal to 1e-9 relative
+      for sgd and adam; for lbfgs, ``loss_`` to 1e-6 and the same predictions). On a
+      machine with two or more cores, batches of 100,000 multiply-adds or more are
+      split in two halves computed at once, unless ``OMP_NUM_THREADS`` or
+      ``OPENBLAS_NUM_THREADS`` allow one thread; split and unsplit fits differ in the
+      last bits.
+    - Extra parameters, whose defaults keep scikit-learn's behaviour: ``dtype``
+      (None follows X, as scikit-learn does), ``sampling`` ("uniform": each epoch
+      draws its rows with replacement)%s.
+    - An extra attribute, ``net_``: the underlying :class:`fastnet.MLP`, for
+      ``save`` and ``export_c``.
+    - Sparse X is densified for the compiled kernels (a ``MemoryError`` first when
+      the dense copy cannot fit in memory; predict densifies a chunk of rows at a
+      time), where scikit-learn multiplies sparse matrices directly: for very wide
+      sparse data scikit-learn's estimators need far less memory.
+    - A fit that ends with non-finite weights raises scikit-learn's ``ValueError``
+      ("Solver produced non-finite parameter weights"); a warm or partial fit then
+      leaves the model with the weights it started from, not the non-finite ones.
+    - A warm start or partial_fit after ``hidden_layer_sizes`` changed raises
+      ``ValueError`` naming the fitted layer sizes and the ones needed, before any
+      training.%s
+    - fit releases the GIL: several fits run at once in threads.
+"""
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = ("""Multi-layer perceptron classifier: scikit-learn's MLPClassifier, trained
@@ -718,7 +754,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ----------""" + _SHARED_PARAMS_DOC + """
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray""" + _SHARED_ATTRS_DOC)
+    classes_ : ndarray or list of ndarray""" + _SHARED_ATTRS_DOC
+               + _DIFFERENCES_DOC % ("", ""))
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -891,10 +928,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                + """    standardize_y : bool, default=False
         fastnet's: train on targets standardised per output (mean and standard
         deviation of the first fit's y) and predict in the original units;
-        loss_curve_ is then in standardised units.
+        ``loss_curve_`` is then in standardised units.
 
     Attributes
-    ----------""" + _SHARED_ATTRS_DOC)
+    ----------""" + _SHARED_ATTRS_DOC
+               + _DIFFERENCES_DOC % (
+                   ", ``standardize_y`` (train on standardised targets)", """
+    - ``loss='poisson'`` with negative y raises ``ValueError``; scikit-learn
+      documents y >= 0 and trains on, its ``loss_curve_`` all NaN."""))
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,

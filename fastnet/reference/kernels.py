@@ -33,7 +33,7 @@ def dense_backward(dx, dW, db, dout, x, W):
 
 
 def sigmoid_forward(out, z):
-    """out = 1 / (1 + exp(-z)), using exp(-|z|) so that exp never overflows."""
+    """``out = 1 / (1 + exp(-z))``, using ``exp(-|z|)`` so that exp never overflows."""
     e = np.exp(-np.abs(z))
     out[...] = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -195,7 +195,7 @@ def logistic_xent_forward(probs, logits, target, weights=None):
     """probs = sigmoid(logits); returns the mean over rows of weights[i] * sum_j of
     -(t log p + (1 - t) log(1 - p)), t = target[i, j] in [0, 1] (weights None: all 1).
 
-    Stable: from the logits, max(z, 0) - z t + log1p(exp(-|z|)), never the log of a
+    Stable: from the logits, ``max(z, 0) - z t + log1p(exp(-|z|))``, never the log of a
     probability that may have rounded to 0 or 1.
     """
     z = logits
