@@ -106,7 +106,8 @@ def _big_declaration(tmp_path, version):
     build and initialise the 900M-parameter network first: ~47 s and ~18 GiB)."""
     _, path = _valid(tmp_path, "src.npz", version=version)
     meta, arrays = _parts(path)
-    meta["layer_sizes"] = [1, 300_000_000, 1]
+    # (a logistic output: one output unit is a valid softmax model's metadata error)
+    meta.update(layer_sizes=[1, 300_000_000, 1], output="logistic")
     return _model_file(tmp_path / "big.npz", meta, arrays)
 
 
@@ -114,7 +115,7 @@ def _big_headers(tmp_path, version):
     """Consistent metadata and .npy headers for 900M parameters, but 64 data bytes."""
     _, path = _valid(tmp_path, "src.npz", version=version)
     meta, _ = _parts(path)
-    meta.update(layer_sizes=[1, 300_000_000, 1], dtype="float32")
+    meta.update(layer_sizes=[1, 300_000_000, 1], dtype="float32", output="logistic")
     return _model_file(tmp_path / "bighdr.npz", meta, _entry_headers(meta, "<f4", bytes(64)))
 
 
