@@ -17,7 +17,7 @@ from fastnet.components import ACTIVATIONS, HEADS
 
 # Opset 13 is the first whose Softmax normalises one axis (earlier ones flatten the
 # trailing axes: the same for 2-D inputs, but 13 says what is meant); 17 is the
-# default of current exporters (torch.onnx, skl2onnx) and runs on onnxruntime >= 1.11.
+# default of current exporters (torch.onnx, skl2onnx), run by onnxruntime since 1.12.
 MIN_OPSET = 13
 DEFAULT_OPSET = 17
 

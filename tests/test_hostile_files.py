@@ -245,6 +245,13 @@ def test_update_count_out_of_range(tmp_path, impl, updates):
 def test_largest_update_count_loads(tmp_path, impl):
     net = impl.load(_with_meta(tmp_path, updates=2 ** 62 - 1))
     assert net.state_dict()["updates"] == 2 ** 62 - 1
+    # the C counter (fnet_size, ptrdiff_t) holds 2**63 - 1; fit refuses, before any
+    # step, to pass 2**62 (ValueError, not OverflowError) and leaves the model as loaded
+    before = net.state_dict()
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        net.fit(np.eye(3), [0, 1, 0])
+    np.testing.assert_array_equal(net.state_dict()["params"], before["params"])
+    assert net.state_dict()["updates"] == 2 ** 62 - 1
 
 
 def _patch_flags(path, out, flag=None, method=None):
