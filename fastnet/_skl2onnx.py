@@ -19,15 +19,14 @@ that steps aside at skl2onnx's import and runs ``register`` after its module cod
 import sys
 import warnings
 
-from fastnet import _onnx
+import numpy as np
 
-_registered = False
+from fastnet import _onnx
 
 
 def register():
     """Register the converters with skl2onnx (idempotent). Called automatically; call
     it by hand after reloading skl2onnx."""
-    global _registered
     from skl2onnx import update_registered_converter
 
     from fastnet.sklearn import MLPClassifier, MLPRegressor
@@ -36,7 +35,6 @@ def register():
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
     update_registered_converter(MLPRegressor, "FastnetMLPRegressor", _regressor_shapes,
                                 _convert_regressor)
-    _registered = True
 
 
 def _register_quietly():
@@ -146,9 +144,8 @@ class _ContainerGraph(_onnx._Graph):
 
 
 def _emit(g, scope, container):
-    from skl2onnx.proto import onnx_proto
     from onnx import helper
-    import numpy as np
+    from skl2onnx.proto import onnx_proto
     for name, array in g.initializers:
         if array.dtype == object:
             container.add_initializer(name, onnx_proto.TensorProto.STRING,
@@ -179,7 +176,6 @@ def _output_as(g, operator, index, name):
 
 
 def _convert_classifier(scope, operator, container):
-    import numpy as np
     est = operator.raw_operator
     net = est.net_
     g = _ContainerGraph(scope)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import fastnet
-import fastnet.reference
 from fastnet import _onnx
 from fastnet.components import ACTIVATIONS, HEADS
 
@@ -125,6 +124,20 @@ def test_regressor_export_onnx(loss, standardize, dtype):
     _close(out, est.predict(X), dtype)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_label_kinds():
+    """Integral float classes become int64 labels (skl2onnx's rule); others are
+    refused rather than truncated."""
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    est = fs.MLPClassifier((4,), max_iter=5, random_state=0).fit(X, np.arange(30) % 2 * 3.0)
+    (label, _), _ = _run(est.export_onnx(), {"X": X})           # a float64 model
+    assert label.dtype == np.int64
+    np.testing.assert_array_equal(label, est.predict(X))
+    est.classes_ = np.array([0.0, 1.5])      # scikit-learn's fit refuses such labels
+    with pytest.raises(ValueError, match="not integers"):
+        est.export_onnx()
+
+
 def test_unfitted_estimator_refused():
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
@@ -190,6 +203,17 @@ def test_skl2onnx_regressor(in_pipeline):
     (out,), _ = _run(skl2onnx.to_onnx(model, X[:1]), {session_input(skl2onnx.to_onnx(
         model, X[:1])): X})
     _close(out, model.predict(X), "float64")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_skl2onnx_integer_input():
+    """An int64 input (allowed by skl2onnx) is cast to the model's dtype."""
+    X = np.random.default_rng(0).integers(-3, 4, (30, 3))
+    est = fs.MLPClassifier((4,), max_iter=5, random_state=0).fit(X, np.arange(30) % 3)
+    onx = skl2onnx.to_onnx(est, X[:1], options={id(est): {"zipmap": False}})
+    (label, proba), _ = _run(onx, {"X": X})
+    np.testing.assert_array_equal(label, est.predict(X))
+    _close(proba, est.predict_proba(X.astype(np.float32)), "float32")
 
 
 _ORDER = """
