@@ -420,6 +420,86 @@ class BaseMLP:
         with self._guard.reading():
             return export_c(self, path, name)
 
+    def export_onnx(self, path: Union[None, str, "os.PathLike[str]"] = None, *,
+                    opset_version: int = 17) -> Any:
+        """Write the network as an ONNX model (needs the ``onnx`` package:
+        ``pip install "fastnet[onnx]"``), for onnxruntime and other ONNX runtimes.
+
+        The graph computes ``forward``: input ``"X"`` of shape (N, d) and output
+        ``"Y"`` of shape (N, k), both in the model's dtype (float32 or float64), N a
+        symbolic batch dimension. Each layer is a ``Gemm`` with its activation
+        (``Relu``, ``Tanh``, ``Sigmoid``, ``Identity``); the head adds ``Softmax``
+        (axis 1), ``Sigmoid`` (logistic), ``Exp`` (poisson) or nothing (linear).
+        Initializers are named ``layers.{l}.weight`` (out, in) and ``layers.{l}.bias``.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Where to write the model; None writes nothing.
+        opset_version : int, default 17
+            The ONNX opset (13 up to the installed onnx's newest).
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model, checked with ``onnx.checker.check_model``.
+        """
+        from fastnet import _onnx
+        with self._guard.reading():
+            return _onnx.export_net(self, path, opset_version)
+
+    def to_torch(self) -> Any:
+        """The network as a ``torch.nn.Sequential`` with copies of its weights (needs
+        PyTorch: ``pip install "fastnet[torch]"``); it computes ``forward``.
+
+        The modules are ``nn.Linear`` (same (out, in) weight layout, the model's dtype)
+        each followed by its activation (``nn.ReLU``, ``nn.Tanh``, ``nn.Sigmoid``,
+        ``nn.Identity``); the output layer is followed by the head's transform:
+        ``nn.Softmax(dim=1)``, ``nn.Sigmoid()`` (logistic), ``fastnet._torch.Exp()``
+        (poisson) or nothing (linear). Without that last module (``seq[:-1]``) the
+        network gives the logits, what ``nn.CrossEntropyLoss``,
+        ``nn.BCEWithLogitsLoss`` and ``nn.PoissonNLLLoss(log_input=True)`` take.
+
+        Returns
+        -------
+        torch.nn.Sequential
+        """
+        from fastnet import _torch
+        with self._guard.reading():
+            return _torch.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: Any, dtype: Union[None, str, np.dtype] = None,
+                   seed: Union[None, int, np.random.Generator] = None) -> "BaseMLP":
+        """A model of this class (fastnet.MLP or fastnet.reference.MLP) with the
+        layers and weights of a ``torch.nn.Sequential`` (needs PyTorch).
+
+        The Sequential holds ``nn.Linear`` layers, each hidden one optionally followed
+        by ``nn.ReLU``, ``nn.Tanh``, ``nn.Sigmoid`` or ``nn.Identity`` (none means
+        identity), and the last one optionally by the head: ``nn.Softmax(dim=1)``
+        (output="softmax"), ``nn.Sigmoid()`` ("logistic"), ``fastnet._torch.Exp()``
+        ("poisson"), or nothing / ``nn.Identity()`` ("linear"); nested Sequentials are
+        read in order. Anything else (other activations, dropout, normalisation,
+        ``LogSoftmax``, ...) raises ValueError naming the module. A Linear without bias
+        gets zero biases. ``model.from_torch(model.to_torch())`` gives the model back.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential
+        dtype : {"float32", "float64"} or None, default None
+            None: the dtype of the Linear weights (float32 or float64; other dtypes
+            need this argument).
+        seed : None, int or numpy.random.Generator, optional
+            The new model's generator (for fit's sampling order), as in the
+            constructor.
+
+        Returns
+        -------
+        model : an instance of this class
+        """
+        from fastnet import _torch
+        return _torch.from_torch(cls, module, dtype, seed)
+
     # -- persistence ---------------------------------------------------------
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the model to `path` (an .npz archive, no pickle): parameters, layout,

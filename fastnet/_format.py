@@ -1,6 +1,12 @@
-"""The model file format: an .npz archive (no pickle) with a JSON ``meta`` entry,
-the flat ``params`` buffer and one entry per optimizer state buffer (``velocity``
-for SGD). Version 1 is the format of fastnet 0.1; files without an ``optimizer``
+"""The model file format: an .npz archive (no pickle) with a JSON ``meta`` entry and
+the parameters and optimizer state as arrays, readable with ``numpy.load`` alone.
+
+Version 2 (written since issue 14) stores named per-layer arrays, PyTorch's names
+and layout: ``layers.{l}.weight`` (out, in) and ``layers.{l}.bias`` (out,) for each
+layer l, then the same for each optimizer state buffer, prefixed by its name
+(``velocity.layers.0.weight``, ... for SGD; ``m.`` and ``v.`` for Adam). Version 1
+(fastnet 0.1) stored the flat buffers whole (``params``, ``velocity``, ...; see
+fastnet/_params.py for the layout); it still loads. Files without an ``optimizer``
 entry in meta are SGD's.
 
 Pickles (``pickled_state`` / ``restore_pickled``) carry the same state, without the
@@ -21,18 +27,40 @@ import numpy as np
 
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
-from fastnet._params import n_params
+from fastnet._params import n_params, param_layout
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 FORMAT_NAME = "fastnet-mlp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 
 
-def save(net, path):
-    """Write `net` (either implementation) to `path`."""
+def entries(sizes, buffers, version=FORMAT_VERSION):
+    """The arrays a file of `version` holds for a network of layer sizes `sizes` with
+    flat buffers `buffers` ("params" first, then the optimizer's state): a list of
+    (entry name, buffer name, offset into the flat buffer, shape)."""
+    if version == 1:
+        total = n_params(sizes)
+        return [(name, name, 0, (total,)) for name in buffers]
+    w_off, b_off, _, _ = param_layout(sizes)
+    out = []
+    for name in buffers:
+        prefix = "" if name == "params" else name + "."
+        for l in range(len(sizes) - 1):
+            out.append((f"{prefix}layers.{l}.weight", name, int(w_off[l]),
+                        (sizes[l + 1], sizes[l])))
+            out.append((f"{prefix}layers.{l}.bias", name, int(b_off[l]), (sizes[l + 1],)))
+    return out
+
+
+def save(net, path, version=FORMAT_VERSION):
+    """Write `net` (either implementation) to `path` (`version`: 2, or 1 for files
+    that fastnet 0.1 reads)."""
+    if version not in READ_VERSIONS:
+        raise ValueError(f"version must be one of {READ_VERSIONS}, got {version!r}")
     meta = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": version,
         "layer_sizes": net.layer_sizes,
         "activation": net.activation,
         "output": net.output,
@@ -41,11 +69,13 @@ def save(net, path):
         "updates": int(net._updates),
         "rng_state": net._rng.bit_generator.state,
     }
-    arrays = {"params": net._params, **net._state}
-    for name, arr in arrays.items():
+    buffers = {"params": net._params, **net._state}
+    for name, arr in buffers.items():
         if not np.isfinite(arr).all():
             raise ValueError(f"cannot save a model whose {name} hold NaN or infinity "
                              f"(load would refuse the file)")
+    arrays = {entry: buffers[buf][off:off + int(np.prod(shape))].reshape(shape)
+              for entry, buf, off, shape in entries(net._sizes, buffers, version)}
     with open(path, "wb") as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -94,16 +124,20 @@ def _load_from(cls, f, label):
             members = _members(archive, size)
             meta = _read_meta(archive, members)
             spec = _check_meta(meta, members)
-            headers = {name: _array_header(archive, members[name + ".npy"], name, spec)
-                       for name in spec["arrays"]}
+            headers = {entry: _array_header(archive, members[entry + ".npy"], entry, shape,
+                                            spec)
+                       for entry, _, _, shape in spec["entries"]}
             try:
                 check_training_memory(spec["n"], spec["dtype"], spec["optimizer"],
                                       f"layer_sizes {spec['sizes']}")
             except MemoryError as exc:
                 raise _Bad(f"describes a model this machine cannot hold: {exc}") from None
-            arrays = {name: _read_array(archive, members[name + ".npy"], name, spec,
-                                        headers[name])
-                      for name in spec["arrays"]}
+            # the flat buffers, each entry read straight into its place
+            arrays = {name: np.empty(spec["n"], dtype=spec["dtype"])
+                      for name in spec["buffers"]}
+            for entry, buf, off, shape in spec["entries"]:
+                _read_array(archive, members[entry + ".npy"], entry, shape,
+                            arrays[buf][off:off + int(np.prod(shape))], headers[entry])
     except _Bad as exc:
         message = str(exc)
         raise ValueError(label + ("" if message.startswith(":") else " ") + message) from None
@@ -212,9 +246,10 @@ def _read_meta(archive, members):
                    f"{str(exc)[:200]})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise _Bad("is not a fastnet model file")
-    if meta.get("version") != FORMAT_VERSION:
-        raise _Bad(f"has format version {_short(meta.get('version'))}; this fastnet "
-                   f"reads version {FORMAT_VERSION}")
+    version = meta.get("version")
+    if type(version) is not int or version not in READ_VERSIONS:
+        raise _Bad(f"has format version {_short(version)}; this fastnet reads versions "
+                   f"{', '.join(map(str, READ_VERSIONS))}")
     return meta
 
 
@@ -242,17 +277,18 @@ def _check_meta(meta, members):
         raise _Bad(f"has invalid metadata: no {exc} entry") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise _Bad(f"has invalid metadata: {str(exc)[:400]}") from None
-    arrays = ("params",) + optimizer.state
-    for name in arrays:
-        if name + ".npy" not in members:
-            raise _Bad(f"has no {name!r} array")
-    extra = sorted(set(members) - {"meta.npy"} - {a + ".npy" for a in arrays})
+    buffers = ("params",) + optimizer.state
+    expected = entries(sizes, buffers, meta["version"])
+    for entry, _, _, _ in expected:
+        if entry + ".npy" not in members:
+            raise _Bad(f"has no {entry!r} array")
+    extra = sorted(set(members) - {"meta.npy"} - {e[0] + ".npy" for e in expected})
     if extra:
-        raise _Bad(f"holds entries a {optimizer.name} model does not have: "
-                   f"{_short(extra)}")
+        raise _Bad(f"holds entries a {optimizer.name} model of layer_sizes {sizes} does "
+                   f"not have: {_short(extra)}")
     return dict(sizes=sizes, activations=activations, output=head.name, dtype=dtype,
-                optimizer=optimizer, updates=updates, rng=rng, arrays=arrays,
-                n=n_params(sizes))
+                optimizer=optimizer, updates=updates, rng=rng, buffers=buffers,
+                entries=expected, n=n_params(sizes))
 
 
 def _typed(meta, key, kind):
@@ -286,27 +322,35 @@ def _checked_rng(state):
     return rng
 
 
-def _array_header(archive, info, name, spec):
+def _array_header(archive, info, name, want_shape, spec):
     """Check an array entry's declared .npy header and size against the metadata
-    (inflates only the header)."""
+    (inflates only the header). Returns (data offset, fortran order)."""
     fp, shape, fortran, dtype, start = _open_npy(archive, info, name)
     fp.close()
-    n, want = spec["n"], spec["dtype"]
-    if shape != (n,) or dtype != want:
+    want = spec["dtype"]
+    if shape != want_shape or dtype != want:
         raise _Bad(f": {name} has shape {shape} and dtype {dtype}, but layer_sizes "
-                   f"{spec['sizes']} in {want.name} need {(n,)}")
-    if info.file_size != start + n * want.itemsize:
+                   f"{spec['sizes']} in {want.name} need {want_shape}")
+    nbytes = int(np.prod(want_shape)) * want.itemsize
+    if info.file_size != start + nbytes:
         raise _Bad(f"is damaged: the {name} entry declares {info.file_size} bytes, but "
-                   f"its header says {start} + {n * want.itemsize}")
-    return start
+                   f"its header says {start} + {nbytes}")
+    return start, bool(fortran)
 
 
-def _read_array(archive, info, name, spec, start):
-    out = np.empty(spec["n"], dtype=spec["dtype"])
+def _read_array(archive, info, name, shape, out, header):
+    """Read the entry into `out` (a slice of a flat buffer) in row-major order."""
+    start, fortran = header
     with archive.open(info) as fp:
         fp.read(start)
-        _read_exactly(fp, out, name)
-    return out
+        if fortran and len(shape) == 2:
+            # a column-major (out, in) matrix, e.g. numpy.save of a transposed array:
+            # its bytes are the row-major (in, out) transpose (one layer's copy)
+            tmp = np.empty(shape[::-1], dtype=out.dtype)
+            _read_exactly(fp, tmp, name)
+            out.reshape(shape)[...] = tmp.T
+        else:
+            _read_exactly(fp, out, name)
 
 
 def pickled_state(net):

@@ -616,6 +616,32 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def export_onnx(self, path=None, *, opset_version=17):
+        """Write the fitted estimator as an ONNX model (needs the ``onnx`` package:
+        ``pip install "fastnet[onnx]"``), with skl2onnx's outputs for scikit-learn's
+        models: a classifier's ``"label"`` (as ``predict``: int64 for integer
+        classes, strings otherwise; int64 indicators (N, k) when multilabel) and
+        ``"probabilities"`` (``predict_proba``, (N, k)); a regressor's
+        ``"variable"`` (``predict``, (N, n_outputs)). The input ``"X"`` (N,
+        n_features) and the probabilities are in the model's dtype (float32 or
+        float64), N symbolic. ``skl2onnx.to_onnx(estimator, X[:1])`` gives the same
+        graph (fastnet registers a converter with skl2onnx), also inside pipelines.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Where to write the model; None writes nothing.
+        opset_version : int, default 17
+            The ONNX opset (13 up to the installed onnx's newest).
+
+        Returns
+        -------
+        onnx.ModelProto
+        """
+        check_is_fitted(self)
+        from fastnet import _onnx
+        return _onnx.export_estimator(self, path, opset_version)
+
 
 def _sklearn_loss(out_activation, y, prob, sample_weight):
     """scikit-learn's loss of outputs `prob` against its 2-D targets y (binarized for
@@ -1051,3 +1077,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self : object
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+
+# skl2onnx converters for both estimators, registered when skl2onnx is (or gets)
+# imported: see fastnet/_skl2onnx.py (importing skl2onnx here would cost seconds).
+from fastnet import _skl2onnx  # noqa: E402
+_skl2onnx.register_when_imported()

@@ -16,6 +16,7 @@ import pytest
 
 import fastnet
 import fastnet.reference
+from fastnet import _format
 
 MiB = 1 << 20
 
@@ -35,12 +36,23 @@ def _npy_header(shape, descr):
     return buf.getvalue()
 
 
-def _valid(tmp_path, name="good.npz", optimizer="sgd"):
+def _valid(tmp_path, name="good.npz", optimizer="sgd", version=None):
+    """A trained model saved in the current format (or in format `version`)."""
     net = fastnet.MLP([3, 4, 2], seed=0, dtype="float64")
     net.fit(np.eye(3), [0, 1, 0], epochs=2, optimizer=optimizer)
     path = tmp_path / name
-    net.save(path)
+    if version is None:
+        net.save(path)
+    else:
+        _format.save(net, path, version=version)
     return net, path
+
+
+def _entry_headers(meta, descr, data=b""):
+    """{entry: .npy header + data} for every array the metadata's format version and
+    layer sizes call for (SGD: params and velocity)."""
+    return {entry: _npy_header(shape, descr) + data for entry, _, _, shape in
+            _format.entries(meta["layer_sizes"], ("params", "velocity"), meta["version"])}
 
 
 def _parts(path):
@@ -89,36 +101,40 @@ def _loads_fail(impl, path, match=None):
 
 # -- the hostile files of the issue ---------------------------------------------------
 
-def _big_declaration(tmp_path):
+def _big_declaration(tmp_path, version):
     """2 KB declaring layer_sizes [1, 300000000, 1] over 26-value arrays (load used to
     build and initialise the 900M-parameter network first: ~47 s and ~18 GiB)."""
-    _, path = _valid(tmp_path, "src.npz")
+    _, path = _valid(tmp_path, "src.npz", version=version)
     meta, arrays = _parts(path)
-    meta["layer_sizes"] = [1, 300_000_000, 1]
+    # (a logistic output: one output unit is a valid softmax model's metadata error)
+    meta.update(layer_sizes=[1, 300_000_000, 1], output="logistic")
     return _model_file(tmp_path / "big.npz", meta, arrays)
 
 
-def _big_headers(tmp_path):
+def _big_headers(tmp_path, version):
     """Consistent metadata and .npy headers for 900M parameters, but 64 data bytes."""
-    _, path = _valid(tmp_path, "src.npz")
+    _, path = _valid(tmp_path, "src.npz", version=version)
     meta, _ = _parts(path)
-    meta.update(layer_sizes=[1, 300_000_000, 1], dtype="float32")
-    header = _npy_header((900_000_001,), "<f4")
-    return _model_file(tmp_path / "bighdr.npz", meta,
-                       {"params": header + bytes(64), "velocity": header + bytes(64)})
+    meta.update(layer_sizes=[1, 300_000_000, 1], dtype="float32", output="logistic")
+    return _model_file(tmp_path / "bighdr.npz", meta, _entry_headers(meta, "<f4", bytes(64)))
 
 
-def _bomb(tmp_path, meta_change):
+def _bomb(tmp_path, meta_change, version):
     """Under 1 MiB of deflated zeros that inflate to 2 x 256 MiB (the issue's 3.7 MiB
     bomb took 7.5 GiB before 'invalid metadata'); the metadata comes last."""
-    _, path = _valid(tmp_path, "src.npz")
+    _, path = _valid(tmp_path, "src.npz", version=version)
     meta, _ = _parts(path)
     n = 64 * MiB - 1                                   # layer_sizes [1, n, 0]: bad
     meta.update(layer_sizes=[1, n // 3, 1], dtype="float32", **meta_change)
     out = tmp_path / f"bomb{len(meta_change)}.npz"
+    shapes = {entry: shape for entry, _, _, shape in
+              _format.entries(meta["layer_sizes"], ("params", "velocity"), version)}
+    # 512 MiB of zeros in all, spread over the entries as their sizes go
+    total = sum(int(np.prod(shape)) for shape in shapes.values())
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for name in ("params.npy", "velocity.npy"):
-            _bomb_entry(z, name, (n // 3 * 3 + 1,), "<f4", 256 * MiB)
+        for entry, shape in shapes.items():
+            _bomb_entry(z, entry + ".npy", shape, "<f4",
+                        512 * MiB * int(np.prod(shape)) // total)
         z.writestr("meta.npy", _npy(np.array(json.dumps(meta))))
     assert out.stat().st_size < MiB
     return out
@@ -130,13 +146,16 @@ def _meta_bomb(tmp_path):
     return _write(tmp_path / "metabomb.npz", [("meta.npy", header + b"{}")])
 
 
-HOSTILE = {
-    "big_declaration": lambda p: _big_declaration(p),
-    "big_headers": lambda p: _big_headers(p),
-    "bomb_invalid_meta": lambda p: _bomb(p, {"activation": "swish"}),
-    "bomb_consistent_meta": lambda p: _bomb(p, {}),
-    "meta_bomb": lambda p: _meta_bomb(p),
-}
+HOSTILE = {"meta_bomb": lambda p: _meta_bomb(p)}
+# each hostile model file in both formats: the flat buffers of version 1 and the
+# per-layer arrays of version 2
+for _v in _format.READ_VERSIONS:
+    HOSTILE.update({
+        f"big_declaration_v{_v}": lambda p, v=_v: _big_declaration(p, v),
+        f"big_headers_v{_v}": lambda p, v=_v: _big_headers(p, v),
+        f"bomb_invalid_meta_v{_v}": lambda p, v=_v: _bomb(p, {"activation": "swish"}, v),
+        f"bomb_consistent_meta_v{_v}": lambda p, v=_v: _bomb(p, {}, v),
+    })
 
 
 @pytest.fixture(scope="module")
@@ -226,6 +245,13 @@ def test_update_count_out_of_range(tmp_path, impl, updates):
 def test_largest_update_count_loads(tmp_path, impl):
     net = impl.load(_with_meta(tmp_path, updates=2 ** 62 - 1))
     assert net.state_dict()["updates"] == 2 ** 62 - 1
+    # the C counter (fnet_size, ptrdiff_t) holds 2**63 - 1; fit refuses, before any
+    # step, to pass 2**62 (ValueError, not OverflowError) and leaves the model as loaded
+    before = net.state_dict()
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        net.fit(np.eye(3), [0, 1, 0])
+    np.testing.assert_array_equal(net.state_dict()["params"], before["params"])
+    assert net.state_dict()["updates"] == 2 ** 62 - 1
 
 
 def _patch_flags(path, out, flag=None, method=None):
@@ -251,37 +277,58 @@ def test_zip_flags_and_methods(tmp_path, impl, flag, method):  # was NotImplemen
     _loads_fail(impl, _patch_flags(path, tmp_path / "p.npz", flag, method))
 
 
-def test_entries_that_lie(tmp_path, impl):
-    _, path = _valid(tmp_path)
+@pytest.mark.parametrize("version", _format.READ_VERSIONS)
+def test_entries_that_lie(tmp_path, impl, version):
+    _, path = _valid(tmp_path, version=version)
     meta, arrays = _parts(path)
-    n = arrays["params"].size
+    target = "params" if version == 1 else "layers.0.weight"   # the first array entry
+    first = arrays[target]
+    n = first.size
     cases = {
-        "object dtype": {"params": _npy_header((n,), "|O") + bytes(8 * n)},
-        "big-endian": {"params": _npy(arrays["params"].astype(">f8"))},
-        "2-D": {"params": _npy(arrays["params"].reshape(2, -1))},
-        "header longer than data": {"params": _npy_header((n,), "<f8") + bytes(8)},
-        "trailing bytes": {"params": _npy(arrays["params"]) + bytes(16)},
-        "no header": {"params": arrays["params"].tobytes()},
-        "huge header": {"params": b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31)},
+        "object dtype": {target: _npy_header(first.shape, "|O") + bytes(8 * n)},
+        "big-endian": {target: _npy(first.astype(">f8"))},
+        "other shape": {target: _npy(first.reshape(2, -1) if version == 1 else first.T)},
+        "flat": {target: _npy(first.ravel())} if version == 2 else {},
+        "header longer than data": {target: _npy_header(first.shape, "<f8") + bytes(8)},
+        "trailing bytes": {target: _npy(first) + bytes(16)},
+        "no header": {target: first.tobytes()},
+        "huge header": {target: b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31)},
+        "float32": {target: _npy(first.astype(np.float32))},
     }
     for i, (what, change) in enumerate(cases.items()):
-        _loads_fail(impl, _model_file(tmp_path / f"lie{i}.npz", meta, {**arrays, **change}))
+        if change:
+            _loads_fail(impl, _model_file(tmp_path / f"lie{i}.npz", meta, {**arrays, **change}))
     # duplicate names, unexpected and missing entries, foreign and non-zip files
     entries = [("meta.npy", _npy(np.array(json.dumps(meta))))]
     entries += [(k + ".npy", _npy(v)) for k, v in arrays.items()]
     with pytest.warns(UserWarning):
         _write(tmp_path / "dup.npz", entries + entries[1:2])
     _loads_fail(impl, tmp_path / "dup.npz", "twice")
-    _loads_fail(impl, _write(tmp_path / "extra.npz", entries + [("m.npy", _npy(arrays["params"]))]),
+    _loads_fail(impl, _write(tmp_path / "extra.npz", entries + [("m.npy", _npy(first))]),
                 "does not have")
-    _loads_fail(impl, _write(tmp_path / "miss.npz", entries[:2]), "has no 'velocity'")
-    (tmp_path / "plain.npy").write_bytes(_npy(arrays["params"]))
+    last = entries[-1][0][:-len(".npy")]                      # the last velocity entry
+    _loads_fail(impl, _write(tmp_path / "miss.npz", entries[:-1]), f"has no {last!r}")
+    (tmp_path / "plain.npy").write_bytes(_npy(first))
     _loads_fail(impl, tmp_path / "plain.npy", "not a readable")
     meta_obj = [("meta.npy", _npy_header((), "|O") + bytes(8))] + entries[1:]
     _loads_fail(impl, _write(tmp_path / "metaobj.npz", meta_obj), "metadata")
     _loads_fail(impl, _with_meta(tmp_path, raw="{\"format\": \"fastnet-mlp\", \"version\": 1}"),
                 "invalid metadata")
     _loads_fail(impl, _with_meta(tmp_path, raw="\"just a string\""), "not a fastnet model")
+
+
+def test_mixed_formats_refused(tmp_path, impl):
+    """A version-2 file holding version 1's flat arrays, and the reverse, is refused;
+    so are versions this fastnet does not read."""
+    _, path1 = _valid(tmp_path, "one.npz", version=1)
+    _, path2 = _valid(tmp_path, "two.npz", version=2)
+    meta1, arrays1 = _parts(path1)
+    meta2, arrays2 = _parts(path2)
+    _loads_fail(impl, _model_file(tmp_path / "a.npz", meta2, arrays1), "has no 'layers.0.weight'")
+    _loads_fail(impl, _model_file(tmp_path / "b.npz", meta1, arrays2), "has no 'params'")
+    for version in (0, 3, True, "2", 2.0, None):
+        _loads_fail(impl, _model_file(tmp_path / "c.npz", dict(meta2, version=version), arrays2),
+                    "format version")
 
 
 def test_deflated_file_still_loads(tmp_path, impl):
