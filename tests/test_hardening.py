@@ -16,6 +16,7 @@ import pytest
 
 import fastnet
 import fastnet.reference
+from fastnet import _format
 
 
 def _regression(n=200, seed=0):
@@ -251,11 +252,13 @@ def test_too_large_for_memory_is_a_memory_error(impl, sizes):
 
 # -- files -------------------------------------------------------------------------
 
-def _saved(tmp_path, name="m.npz"):
+def _saved(tmp_path, name="m.npz", version=1):
+    """A saved model; format version 1 (flat params and velocity) by default, which
+    _rewrite edits (tests/test_hostile_files.py covers version 2's per-layer entries)."""
     net = fastnet.MLP([3, 4, 2], seed=0, dtype="float64")
     net.fit(np.eye(3), [0, 1, 0], momentum=0.5)
     path = tmp_path / name
-    net.save(path)
+    _format.save(net, path, version=version)
     return net, path
 
 
@@ -271,7 +274,7 @@ def _rewrite(path, out, meta=None, params=None, velocity=None):
 
 
 @pytest.mark.parametrize("change,match", [
-    (dict(meta={"version": 2}), "format version 2"),
+    (dict(meta={"version": 3}), "format version 3"),
     (dict(meta={"format": "something-else"}), "not a fastnet model file"),
     (dict(meta={"layer_sizes": [3, 5, 2]}), "need"),
     (dict(meta={"layer_sizes": [3, -4, 2]}), "invalid metadata"),
@@ -311,10 +314,14 @@ def test_corrupted_bytes_and_missing_members(tmp_path, impl):
         impl.load(tmp_path / "absent.npz")
 
 
-def test_file_holds_no_pickle(tmp_path):
-    _, path = _saved(tmp_path)
+@pytest.mark.parametrize("version", [1, 2])
+def test_file_holds_no_pickle(tmp_path, version):
+    _, path = _saved(tmp_path, version=version)
+    layers = {f"layers.{l}.{kind}" for l in range(2) for kind in ("weight", "bias")}
+    expected = ({"meta", "params", "velocity"} if version == 1 else
+                {"meta"} | layers | {"velocity." + name for name in layers})
     with np.load(path, allow_pickle=False) as a:      # would raise on object arrays
-        assert set(a.files) == {"meta", "params", "velocity"}
+        assert set(a.files) == expected
         assert all(a[k].dtype != object for k in a.files)
 
 
