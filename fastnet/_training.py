@@ -488,7 +488,7 @@ def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_
         stop = min(n, done + chunk)
         tick = time.perf_counter()
         if schedule.split:
-            if [list(net._sizes), net.dtype, net._optimizer] != layout:
+            if (list(net._sizes), net.dtype, net._optimizer) != layout:
                 raise ValueError("the model was replaced during fit (its layout, dtype or "
                                  "optimizer changed); fit stopped before the next step and "
                                  "the model is the one installed (a callback may change "
