@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from fastnet import _validation as check
-from fastnet._guards import check_fits_in_memory, check_training_memory
+from fastnet._guards import check_fit_memory, check_training_memory
 from fastnet._progress import Progress
 from fastnet.components import OPTIMIZERS, check_in_dtype
 
@@ -60,7 +60,9 @@ LOSS_FLOOR = 1.0
 
 class History(dict):
     """What fit returns: a dict of per-epoch lists ("loss", "learning_rate", "seconds",
-    and "val_loss" with "val_accuracy" or "val_r2" when validation data was given)."""
+    and "val_loss" with "val_accuracy" or "val_r2" when validation data was given),
+    and what happened: "best_epoch" and "stopped_epoch" (early stopping, 1-based),
+    "stopped" (the callback), "interrupted" (Ctrl-C)."""
 
     def plot(self, path=None):
         """Draw the loss and validation curves (matplotlib); save a PNG to `path`.
@@ -378,8 +380,10 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
         raise ValueError(f"the model has taken {before} updates; {planned} more would "
                          f"pass the limit of 2**62")
     schedule = Schedule(net._sizes, batch_size)
+    # workspaces: a training batch's (split batches use the forward slices') and the
+    # forward chunks' (FIRST_CHUNK_ROWS covers fastnet.network's 1024-row chunk plan)
     check_fit_memory(net._params.size, net.dtype, optimizer, net._sizes,
-                     None if schedule.split else batch_size,
+                     FIRST_CHUNK_ROWS + (0 if schedule.split else batch_size),
                      n, weights is not None or schedule.split is not None,
                      0 if validation is None else validation[0].shape[0],
                      stopping is not None and stopping.restore, f"fit of {net!r}")
@@ -455,22 +459,6 @@ def evaluate(net, X, truth, rows, interrupt=None):
             * (stop - start)
         outputs[start:stop] = net._forward(X[start:stop])
     return total / n, net._head.score(outputs, truth)
-
-
-def check_fit_memory(n_params, dtype, optimizer, sizes, batch_rows, n, weighted, n_val,
-                     keep_best, what):
-    """MemoryError before any work when what fit holds at once cannot fit: the
-    parameters, gradients and optimizer state, the epoch's snapshot of params and
-    state (and the best epoch's, for restore_best_weights), the workspaces of a
-    training batch (None: split batches, which run in forward-sized slices) and of a
-    forward slice, the epoch's order, weights, and the validation outputs."""
-    n_state = len(optimizer.state)
-    values = ((2 + n_state) * n_params + (1 + n_state) * n_params * (2 if keep_best else 1)
-              + 2 * (FIRST_CHUNK_ROWS + (batch_rows or 0)) * sum(sizes)
-              + (n if weighted else 0) + n_val * sizes[-1])
-    check_fits_in_memory(values * dtype.itemsize + n * np.dtype(np.intp).itemsize,
-                         f"the parameters, gradients, {optimizer.name} state, snapshots "
-                         f"and workspaces of the {what}")
 
 
 def _run_epoch(net, trainer, X, truth, weights, order, batch_size, config, fast_paths,
