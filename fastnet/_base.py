@@ -461,6 +461,10 @@ class BaseMLP:
             the start of that epoch; the history so far is ``exc.history``.
         RuntimeError
             When another thread is using this model.
+        MemoryError
+            When what the fit holds at once (parameters, gradients, optimizer state,
+            the epoch's snapshot and the best epoch's copy, workspaces) cannot fit in
+            this machine's memory: before any step, the model unchanged.
 
         Notes
         -----
