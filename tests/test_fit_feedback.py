@@ -458,3 +458,18 @@ def test_fit_memory_counts_snapshots_and_workspaces(impl, monkeypatch):
         low, high = (low, middle) if fits(middle) else (middle, high)
     assert high > 5 * P * 4                       # the snapshot was counted
     assert not fits(high, validation_split=0.5, restore_best_weights=True)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_sgd_without_momentum_leaves_the_velocity_alone(impl, batch_size):
+    """What lets fit skip checking the velocity after every chunk of such a fit
+    (_training.written_state): the steps never write it."""
+    X, y = _classes(40)
+    net = impl.MLP([4, 5, 3], seed=0)
+    state = net.state_dict()
+    state["velocity"][...] = np.linspace(-1, 1, state["velocity"].size)
+    net.load_state_dict(state)
+    net.fit(X, y, epochs=2, batch_size=batch_size, learning_rate=0.1, l2=1e-3)
+    np.testing.assert_array_equal(net.state_dict()["velocity"], state["velocity"])
+    assert _training.written_state(_training.configure("sgd", {"momentum": 0.0},
+                                                       np.dtype("float32"))) == ()
