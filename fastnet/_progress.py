@@ -43,10 +43,14 @@ class Progress:
 
     def advance(self, rows):
         """`rows` more samples were trained on (a chunk of steps)."""
+        running = min(self.done // self.samples + 1, self.epochs)
+        new_epoch, self.epoch = running != self.epoch, running
         self.done += rows
         if not self.enabled:
             return
         if self.bar is not None:
+            if new_epoch:                   # the first chunk of the next epoch
+                self.bar.set_description(self._desc(), refresh=False)
             self.bar.update(rows)
             return
         now = time.perf_counter()
@@ -69,10 +73,8 @@ class Progress:
         if not self.enabled:
             return
         done = record["epoch"]
-        self.epoch = min(done + 1, self.epochs)
         figures = self._figures(record)
         if self.bar is not None:
-            self.bar.set_description(self._desc(), refresh=False)
             self.bar.set_postfix(figures)
             return
         self.last_line = time.perf_counter()
