@@ -178,6 +178,15 @@ class BaseMLP:
         size); stops early, before the step, at a NaN or infinite loss."""
         raise NotImplementedError
 
+    def _optimizer_update(self, config, eta, step):
+        """One optimizer step from the gradient in self._grads, with step size eta and
+        1-based update number `step` (fit takes a batch too large for one chunk of work
+        this way, its gradient summed in slices). The compiled kernel by default; the
+        reference overrides it with its NumPy twin."""
+        from fastnet import _kernels
+        _kernels.optimizer_update(config, self._params, self._grads,
+                                  tuple(self._state.values()), self._n_weights, eta, step)
+
     # -- what the model is -----------------------------------------------------
     @property
     def layer_sizes(self) -> List[int]:
@@ -268,8 +277,20 @@ class BaseMLP:
     def forward(self, X: ArrayLike) -> np.ndarray:
         """Outputs of the network, shape (n, k): probabilities for softmax, values
         for linear."""
+        X = self._X(X)
         with self._guard.reading():
-            return self._forward(self._X(X))
+            return self._forward_in_slices(X)
+
+    def _forward_in_slices(self, X):
+        """_forward over a large X in slices of about CHUNK_WORK multiply-adds, so that
+        Ctrl-C (KeyboardInterrupt) is seen between them within a fraction of a second."""
+        n, rows = X.shape[0], _training.pass_rows(self._sizes)
+        if n <= rows:
+            return self._forward(X)
+        out = np.empty((n, self._sizes[-1]), dtype=self._dtype)
+        for start in range(0, n, rows):
+            out[start:start + rows] = self._forward(X[start:start + rows])
+        return out
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Class indices (n,) for softmax; 0/1 indicators (p > 0.5) for logistic;
@@ -289,7 +310,24 @@ class BaseMLP:
         with sample_weight, the mean of each sample's loss times its weight."""
         X, truth, weights = self._data(X, y, sample_weight)
         with self._guard.reading():
-            return float(self._loss_and_gradients(X, truth, False, weights))
+            return self._loss_in_slices(X, truth, False, weights)
+
+    def _loss_in_slices(self, X, truth, with_grad, weights):
+        """_loss_and_gradients over a large X in slices (as _forward_in_slices): each
+        slice's rows weigh (their weight times) slice / n, so that the slices' means
+        add up to the mean over all rows, and their gradients to its gradient."""
+        n, rows = X.shape[0], _training.pass_rows(self._sizes)
+        if n <= rows:
+            return float(self._loss_and_gradients(X, truth, with_grad, weights))
+        total = 0.0
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            share = self._dtype.type((stop - start) / n)
+            w = np.full(stop - start, share) if weights is None else \
+                weights[start:stop] * share
+            total += float(self._loss_and_gradients(X[start:stop], truth[start:stop],
+                                                    with_grad, w))
+        return total
 
     def gradients(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None
                   ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
@@ -298,7 +336,7 @@ class BaseMLP:
         X, truth, weights = self._data(X, y, sample_weight)
         with self._guard.reading():
             self._grads[...] = 0
-            self._loss_and_gradients(X, truth, True, weights)
+            self._loss_in_slices(X, truth, True, weights)
             return [g.copy() for g in self._dweights], [g.copy() for g in self._dbiases]
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
@@ -306,7 +344,7 @@ class BaseMLP:
         right); R^2 for linear (averaged over outputs, as scikit-learn's r2_score)."""
         X, truth, _ = self._data(X, y)
         with self._guard.reading():
-            return self._head.score(self._forward(X), truth)
+            return self._head.score(self._forward_in_slices(X), truth)
 
     # -- training ------------------------------------------------------------
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 1,
@@ -317,7 +355,10 @@ class BaseMLP:
             callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
             sample_weight: Optional[ArrayLike] = None, optimizer: str = "sgd",
             nesterov: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
-            epsilon: float = 1e-8) -> "History":
+            epsilon: float = 1e-8, validation_split: float = 0.0,
+            class_weight: Union[None, str, Dict[int, float]] = None,
+            patience: Optional[int] = None, monitor: str = "val_loss",
+            min_delta: float = 0.0, restore_best_weights: bool = False) -> "History":
         """Train with stochastic gradient descent (or Adam); the model keeps training
         from its current state.
 
@@ -350,8 +391,10 @@ class BaseMLP:
         validation_data : (X_val, y_val), optional
             Evaluated after every epoch.
         verbose : bool, default False
-            Show progress: a tqdm bar when tqdm is installed, else one line per epoch
-            (loss, validation metric, samples per second, time left).
+            Show progress: one bar for the whole fit (epochs x samples, moving within
+            each epoch) when tqdm is installed, with the epoch, loss and validation
+            figures; else a line per epoch (loss, validation metric, samples per
+            second, time left) and, within a long epoch, one every second.
         callback : callable, optional
             Called after every epoch with that epoch's record (a dict: "epoch",
             "loss", "learning_rate", "seconds", and the validation figures); a true
@@ -367,6 +410,35 @@ class BaseMLP:
             SGD: Nesterov's momentum.
         beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
             Adam's moment decays and its denominator's guard.
+        validation_split : float in [0, 1), default 0.0
+            As Keras: the LAST fraction of the rows of X and y, as given (before any
+            shuffling), is not trained on but is the validation data, evaluated after
+            every epoch (``int(floor(n * (1 - validation_split)))`` rows are trained
+            on). Exclusive with validation_data. The validation rows' sample weights
+            are not used: validation figures are unweighted.
+        class_weight : dict {class: weight} or "balanced", optional
+            Multiplies each sample's weight (``sample_weight``, or 1) by its class's
+            weight; classes are the labels 0..k-1 (softmax) or 0 and 1 (a one-unit
+            logistic head). A dict may leave classes out (weight 1). "balanced" is
+            scikit-learn's ``n_samples / (n_classes * np.bincount(y))``, over the
+            training rows, with sample_weight the weighted class counts. Training
+            only, as in Keras: validation figures are unweighted.
+        patience : int >= 0, optional
+            Early stopping (Keras's EarlyStopping): training stops after `patience`
+            epochs in a row without improvement of `monitor` (from the second epoch
+            on); ``history["stopped_epoch"]`` says when. None: no early stopping.
+        monitor : {"val_loss", "loss", "val_accuracy", "val_r2"}, default "val_loss"
+            The figure early stopping and restore_best_weights watch, a key of the
+            epoch record: losses improve downward, accuracy and R^2 upward. The
+            validation figures need validation_data or validation_split.
+        min_delta : float >= 0, default 0.0
+            An improvement is a change by more than min_delta.
+        restore_best_weights : bool, default False
+            When fit returns (early stopped, run to the end, stopped by the callback
+            or by Ctrl-C), put back the model's training state (parameters,
+            optimizer state, update count: ``state_dict()``) at the end of the best
+            epoch by `monitor`. ``history["best_epoch"]`` (1-based) is recorded
+            whenever patience or restore_best_weights is given.
 
         Returns
         -------
@@ -374,8 +446,10 @@ class BaseMLP:
             draws it)
             "loss": mean loss of the epoch's samples, each measured just before the
             step it took part in; "learning_rate": the last step size of the epoch;
-            "seconds": wall time; with validation_data, "val_loss" and "val_accuracy"
-            (softmax) or "val_r2" (linear).
+            "seconds": wall time of the epoch's steps; with validation data,
+            "val_loss" and "val_accuracy" (softmax, logistic) or "val_r2" (linear,
+            poisson). Besides the lists: "best_epoch" and "stopped_epoch" (early
+            stopping), "stopped" (the callback), "interrupted" (Ctrl-C).
 
         Raises
         ------
@@ -387,24 +461,39 @@ class BaseMLP:
             the start of that epoch; the history so far is ``exc.history``.
         RuntimeError
             When another thread is using this model.
+        MemoryError
+            When what the fit holds at once (parameters, gradients, optimizer state,
+            the epoch's snapshot and the best epoch's copy, workspaces) cannot fit in
+            this machine's memory: before any step, the model unchanged.
 
         Notes
         -----
-        Ctrl-C stops training after the current chunk of steps (within about 0.1 s) and
-        fit returns, the model at a completed step and ``history["interrupted"] =
-        True``; a second Ctrl-C raises KeyboardInterrupt.
+        Ctrl-C stops training after the current chunk of work (sized to take about
+        0.1 s: by its multiply-adds at first, then by the time chunks take; a batch
+        too large for one chunk has its gradient summed in slices, Ctrl-C being
+        looked at between them; the validation pass runs in slices too) and fit
+        returns, the model at a completed step and ``history["interrupted"] = True``;
+        a second Ctrl-C raises KeyboardInterrupt.
         """
         X, truth, weights = self._data(X, y, sample_weight)
-        n = X.shape[0]
         epochs = check.check_positive_int("epochs", epochs)
-        batch_size = min(check.check_positive_int("batch_size", batch_size), n)
+        batch_size = check.check_positive_int("batch_size", batch_size)
         config = _training.configure(optimizer, dict(
             learning_rate=learning_rate, lr_decay=lr_decay, momentum=momentum, l2=l2,
             nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), self._dtype)
         validation = _training.check_options(self, sampling, validation_data, callback)
+        X, truth, weights, split = _training.split_validation(X, truth, weights,
+                                                              validation_split, validation)
+        validation = validation if split is None else split
+        weights = _training.class_weights(self, class_weight, truth, weights)
+        recorded = ["loss"] if validation is None else \
+            ["loss", "val_loss", "val_" + self._head.metric]
+        stopping = _training.check_early_stopping(patience, monitor, min_delta,
+                                                  restore_best_weights, recorded)
+        batch_size = min(batch_size, X.shape[0])
         with self._guard.exclusive("fit"):
             return _training.train(self, config, X, truth, weights, epochs, batch_size,
-                                   sampling, validation, verbose, callback)
+                                   sampling, validation, verbose, callback, stopping)
 
     def export_c(self, path: Union[str, "os.PathLike[str]"],
                  name: Optional[str] = None) -> Tuple[str, str]:

@@ -9,6 +9,8 @@ import contextlib
 import os
 import threading
 
+import numpy as np
+
 
 def physical_memory():
     """Bytes of RAM of this machine (None where the OS does not say)."""
@@ -31,6 +33,22 @@ def check_training_memory(n_params, dtype, optimizer, what):
     optimizer's state buffers (each n_params values of dtype) cannot fit."""
     check_fits_in_memory((2 + len(optimizer.state)) * n_params * dtype.itemsize,
                          f"the parameters, gradients and {optimizer.name} state of {what}")
+
+
+def check_fit_memory(n_params, dtype, optimizer, sizes, workspace_rows, n, weighted, n_val,
+                     keep_best, what):
+    """MemoryError before any work when what a fit holds at once cannot fit together:
+    the parameters, gradients and optimizer state; the epoch's snapshot of params and
+    state (and the best epoch's, keep_best: restore_best_weights); workspaces of
+    activations and deltas for `workspace_rows` rows; the epoch's order of n rows, n
+    weights (weighted) and the outputs of n_val validation rows."""
+    n_state = len(optimizer.state)
+    values = ((2 + n_state) * n_params + (1 + n_state) * n_params * (2 if keep_best else 1)
+              + 2 * workspace_rows * sum(sizes) + (n if weighted else 0)
+              + n_val * sizes[-1])
+    check_fits_in_memory(values * dtype.itemsize + n * np.dtype(np.intp).itemsize,
+                         f"the parameters, gradients, {optimizer.name} state, snapshots "
+                         f"and workspaces of the {what}")
 
 
 class ModelLock:

@@ -125,6 +125,12 @@ def check_X(X, n_features, dtype, name="X"):
     return out
 
 
+def _x_name(y_name):
+    """The name of the X that goes with the truth named `y_name` ("validation_data
+    X" for "validation_data y"): a length mismatch names both arrays."""
+    return y_name[:-1] + "X" if y_name.endswith("y") else "X"
+
+
 def check_labels(y, n, k, name="y"):
     """Class labels 0..k-1 (integers, or one-hot rows) as a C-contiguous intp array."""
     arr = _as_numeric_array(name, y)
@@ -151,7 +157,7 @@ def check_labels(y, n, k, name="y"):
     else:
         raise ValueError(f"{name} must be 1-D labels or 2-D one-hot rows, got shape {arr.shape}")
     if labels.shape[0] != n:
-        raise ValueError(f"X has {n} samples but {name} has {labels.shape[0]}")
+        raise ValueError(f"{_x_name(name)} has {n} samples but {name} has {labels.shape[0]}")
     return np.ascontiguousarray(labels, dtype=np.intp)
 
 
@@ -164,7 +170,7 @@ def check_targets(y, n, k, dtype, name="y"):
         raise ValueError(f"{name} must have shape (n_samples, {k})"
                          f"{' or (n_samples,)' if k == 1 else ''}, got {arr.shape}")
     if arr.shape[0] != n:
-        raise ValueError(f"X has {n} samples but {name} has {arr.shape[0]}")
+        raise ValueError(f"{_x_name(name)} has {n} samples but {name} has {arr.shape[0]}")
     _check_finite(name, arr)
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(arr, dtype=dtype)

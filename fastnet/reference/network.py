@@ -48,6 +48,11 @@ class MLP(BaseMLP):
     def _make_trainer(self, batch_size):
         return None
 
+    def _optimizer_update(self, config, eta, step):
+        with np.errstate(over="ignore", invalid="ignore"):   # divergence: see _train_steps
+            kernels.optimizer_update(config, self._params, self._grads,
+                                     tuple(self._state.values()), self._n_weights, eta, step)
+
     def _train_steps(self, trainer, X, truth, weights, order, batch_size, config, t0,
                      fast_paths):
         # Overflow on the way to divergence is reported by fit as one clear error
