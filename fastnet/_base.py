@@ -181,11 +181,8 @@ class BaseMLP:
     def _optimizer_update(self, config, eta, step):
         """One optimizer step from the gradient in self._grads, with step size eta and
         1-based update number `step` (fit takes a batch too large for one chunk of work
-        this way, its gradient summed in slices). The compiled kernel by default; the
-        reference overrides it with its NumPy twin."""
-        from fastnet import _kernels
-        _kernels.optimizer_update(config, self._params, self._grads,
-                                  tuple(self._state.values()), self._n_weights, eta, step)
+        this way, its gradient summed in slices)."""
+        raise NotImplementedError
 
     # -- what the model is -----------------------------------------------------
     @property

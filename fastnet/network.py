@@ -8,7 +8,7 @@ import contextlib
 
 import numpy as np
 
-from fastnet import _train
+from fastnet import _kernels, _train
 from fastnet._base import BaseMLP
 from fastnet._guards import check_fits_in_memory
 from fastnet._threads import limit_blas_threads
@@ -135,6 +135,10 @@ class MLP(BaseMLP):
         return (f"layer_sizes {list(self._sizes)}, activations {list(self._activations)}, "
                 f"output {self._head.name!r}, dtype {self._dtype.name}, optimizer "
                 f"{self._optimizer.name!r}")
+
+    def _optimizer_update(self, config, eta, step):
+        _kernels.optimizer_update(config, self._params, self._grads,
+                                  tuple(self._state.values()), self._n_weights, eta, step)
 
     def _make_trainer(self, batch_size):
         return self._plan(batch_size), self._layout()
