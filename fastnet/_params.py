@@ -32,25 +32,38 @@ def init_params(sizes, activations, rng, dtype):
     activation that follows it (fastnet.components), the output layer's by Glorot's;
     zero biases. Drawn in float64 and then cast, so both dtypes and both
     implementations see the same draws."""
-    w_off, _, _, total = param_layout(sizes)
+    total = n_params(sizes)
     params = np.zeros(total, dtype=dtype)
-    for l in range(len(sizes) - 1):
+    weights, _ = layer_views(params, sizes)
+    output_rule = INIT_RULES[OUTPUT_LAYER_INIT]
+    rules = {a: ACTIVATIONS[a].init_weights for a in set(activations)}  # one lookup each
+    for l, W in enumerate(weights):
         fan_in, fan_out = sizes[l], sizes[l + 1]
-        if l < len(activations):
-            W = ACTIVATIONS[activations[l]].init_weights(rng, fan_in, fan_out)
-        else:
-            W = INIT_RULES[OUTPUT_LAYER_INIT](rng, fan_in, fan_out)
-        params[w_off[l]:w_off[l] + W.size] = W.ravel()
+        rule = rules[activations[l]] if l < len(activations) else output_rule
+        W[...] = rule(rng, fan_in, fan_out)
     return params
+
+
+def _stacked_views(buffer, start, shapes):
+    """Views of consecutive blocks of `shapes` in buffer from `start`. A run of
+    blocks of one shape is one reshape iterated in C, so a network of 100,000 layers
+    of one width gets its views in milliseconds, not a second of Python slicing."""
+    views, i, n = [], 0, len(shapes)
+    while i < n:
+        end = i + 1
+        while end < n and shapes[end] == shapes[i]:
+            end += 1
+        size = (end - i) * int(np.prod(shapes[i]))
+        views.extend(buffer[start:start + size].reshape(end - i, *shapes[i]))
+        start, i = start + size, end
+    return views
 
 
 def layer_views(buffer, sizes):
     """(weights, biases): lists of views into a flat buffer, W_l (out, in), b_l (out,)."""
-    w_off, b_off, _, _ = param_layout(sizes)
-    L = len(sizes) - 1
-    weights = [buffer[w_off[l]:w_off[l] + sizes[l + 1] * sizes[l]].reshape(sizes[l + 1], sizes[l])
-               for l in range(L)]
-    biases = [buffer[b_off[l]:b_off[l] + sizes[l + 1]] for l in range(L)]
+    _, _, n_weights, _ = param_layout(sizes)
+    weights = _stacked_views(buffer, 0, list(zip(sizes[1:], sizes[:-1])))
+    biases = _stacked_views(buffer, n_weights, [(s,) for s in sizes[1:]])
     return weights, biases
 
 
