@@ -71,7 +71,8 @@ class LayerViews(list):
     """What ``net.weights`` / ``net.biases`` return: a list of fresh views, made on
     each access, into the model's parameter buffer. Writing INTO a view
     (``net.weights[l][...] = W``) changes the model; changing a view's metadata
-    (``.shape``, ``.dtype``) changes only that view object. Changing the list itself
+    (``.shape``, ``.dtype``) changes only that view object, and their ``.base`` is a
+    flat array made for this access, not the model's buffer. Changing the list itself
     would be silently ignored, so it raises TypeError saying how to set parameters.
     ``+``, slicing, copying and pickling give plain lists."""
 
@@ -94,6 +95,36 @@ class LayerViews(list):
         return list, (list(self),)
 
 
+class _Memory:
+    """The memory of a model's buffer, for the views handed out, without the buffer.
+
+    numpy reports as a view's ``.base`` the first array up its chain that owns its
+    memory, so views made directly from the model's flat buffer hand that buffer
+    out: ``net.weights[0].base.shape = (-1, 1)`` (or ``.dtype = ...``,
+    ``.flags.writeable = False``) would change the model's own array, and predict,
+    fit and save fail afterwards. Views made from an array over this object have a
+    fresh array of this access as their base instead; this object keeps the model's
+    memory alive (through a view into it) and exposes only its address."""
+
+    __slots__ = ("__array_interface__", "_keep")
+
+    def __init__(self, first, n):
+        self._keep = first
+        self.__array_interface__ = {"data": (first.__array_interface__["data"][0], False),
+                                    "shape": (n,), "typestr": first.dtype.str,
+                                    "version": 3}
+
+
+def public_flat(first, n):
+    """A new, writable 1-D array of n values over the memory at the start of `first`
+    (a C-contiguous view into a model's flat buffer) whose ``.base`` is not the
+    model's buffer: what the public views are made from."""
+    return np.asarray(_Memory(first, n))
+
+
 def fresh_views(views, name):
-    """A LayerViews of new view objects onto the same memory as `views`."""
-    return LayerViews([v.view() for v in views], name)
+    """A LayerViews of new view objects onto the same memory as `views`: consecutive
+    blocks of one flat buffer, as layer_views makes them. Made from one public_flat
+    array per access, so no view (nor its ``.base``) is the model's own array."""
+    flat = public_flat(views[0], sum(v.size for v in views))
+    return LayerViews(_stacked_views(flat, 0, [v.shape for v in views]), name)

@@ -438,3 +438,35 @@ def test_the_issue_weighted_overflow_raises_alike_in_both():
                                          sample_weight=[3e38, 3e38])
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def test_the_base_of_handed_out_views_is_not_the_models_buffer(impl, tmp_path):
+    """numpy gives as a view's .base the array that owns its memory: for views made
+    directly from the model's flat buffer that was the buffer itself, and
+    ``net.weights[0].base.shape = (-1, 1)`` (or .dtype, or making it read-only)
+    broke predict, fit and save. The views' base is now a fresh array of each access."""
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    y = np.arange(8) % 2
+    net = impl.MLP([2, 3, 2], seed=0, dtype="float64")
+    expected = net.predict_proba(X)
+    for views in (net.weights, net.biases):
+        base = views[0].base
+        assert base is not None and base.size < net.n_params
+        assert all(v.base is base for v in views)   # one flat array per access
+        base.shape = (base.size, 1)
+        base.dtype = np.float32
+        base.flags.writeable = False
+    np.testing.assert_array_equal(net.predict_proba(X), expected)
+    net.fit(X, y, epochs=2)
+    net.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(impl.load(tmp_path / "m.npz").parameters, net.parameters)
+    # the views are still live, and keep the memory alive after the model is gone
+    w = net.weights
+    w[1][0, 0] = 7.0
+    assert net.parameters[6] == 7.0
+    b = net.biases
+    del net, w
+    import gc
+    gc.collect()
+    b[1][...] += 1.0
+    assert np.isfinite(b[1]).all()
