@@ -118,8 +118,9 @@ class _Memory:
 def public_flat(first, n):
     """A new, writable 1-D array of n values over the memory at the start of `first`
     (a C-contiguous view into a model's flat buffer) whose ``.base`` is not the
-    model's buffer: what the public views are made from."""
-    return np.asarray(_Memory(first, n))
+    model's buffer: what the public views are made from. A view of an array over
+    the memory, so that its ``.base`` is an array too (made for this call)."""
+    return np.asarray(_Memory(first, n))[:]
 
 
 def fresh_views(views, name):

@@ -14,6 +14,8 @@ from typing import Any, Dict
 
 import numpy as np
 
+from fastnet._guards import check_fits_in_memory
+
 
 def sawtooth_network(k: int, dtype: str = "float64", impl: Any = None) -> Any:
     """The lecture's zig-zag construction as an MLP: ``[1, 2, ..., 2, 1]`` with k hidden
@@ -39,6 +41,9 @@ def sawtooth_network(k: int, dtype: str = "float64", impl: Any = None) -> Any:
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    # Python objects per layer (its views, its sizes, a share of the buffers):
+    # refuse at once what cannot fit, before the list of sizes is even made
+    check_fits_in_memory(1024 * int(k), f"the {k} layers of sawtooth_network({k})")
     if impl is None:
         import fastnet as impl
     net = impl.MLP([1] + [2] * k + [1], activation="relu", output="linear", dtype=dtype,

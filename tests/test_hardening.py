@@ -470,3 +470,16 @@ def test_the_base_of_handed_out_views_is_not_the_models_buffer(impl, tmp_path):
     gc.collect()
     b[1][...] += 1.0
     assert np.isfinite(b[1]).all()
+
+
+@pytest.mark.xfail(strict=True, reason="fastnet/_base.py: MLP.parameters returns "
+                   "self._params.view(), whose .base is the model's buffer; fix: return "
+                   "fastnet._params.public_flat(self._params, self._params.size)")
+def test_the_base_of_net_parameters_is_not_the_models_buffer(impl):
+    # found by tools/fuzz.py (entry point "views"); the same hazard as weights' .base
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    net = impl.MLP([2, 3, 2], seed=0, dtype="float64")
+    expected = net.predict_proba(X)
+    net.parameters.base.flags.writeable = False
+    np.testing.assert_array_equal(net.predict_proba(X), expected)
+    net.fit(X, [0, 1, 0, 1])

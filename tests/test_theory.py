@@ -230,6 +230,9 @@ def test_a_deep_sawtooth_builds_in_linear_time_and_is_the_zigzag():
 
 
 def test_huge_integer_arguments_raise_at_once():
+    for k in (10 ** 9, 2 ** 63, 10 ** 20):      # found by tools/fuzz.py: OverflowError
+        with pytest.raises(MemoryError, match="sawtooth_network"):
+            theory.sawtooth_network(k)
     with pytest.raises(ValueError, match="MAX_RESULT_BITS"):
         theory.montufar_bounds(10 ** 20, 10 ** 20, 1)
     with pytest.raises(ValueError, match="MAX_RESULT_BITS"):
