@@ -27,20 +27,54 @@ def n_params(sizes):
     return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
 
+# Init rules whose weights are elementwise in the draws (a scale times standard
+# normals or uniforms): called once with a _Stacked generator they give a run of
+# layers of one shape exactly as one call per layer would. Any other rule is called
+# once per layer.
+STACKABLE_RULES = frozenset({"he_normal", "glorot_uniform"})
+
+
+class _Stacked:
+    """Stands in for a numpy Generator: every array asked for comes with a leading
+    axis of `run` copies, drawn in one call. A Generator fills an array element by
+    element from one stream, so one draw of run x m values is the run draws of m
+    that one call per layer would make, in the same order."""
+
+    def __init__(self, rng, run):
+        self._rng, self._run = rng, run
+
+    def standard_normal(self, size):
+        return self._rng.standard_normal((self._run,) + tuple(size))
+
+    def uniform(self, low, high, size):
+        return self._rng.uniform(low, high, (self._run,) + tuple(size))
+
+
 def init_params(sizes, activations, rng, dtype):
     """Initial flat parameter buffer: each hidden layer's weights by the rule of the
     activation that follows it (fastnet.components), the output layer's by Glorot's;
     zero biases. Drawn in float64 and then cast, so both dtypes and both
-    implementations see the same draws."""
-    total = n_params(sizes)
+    implementations see the same draws. Runs of layers of one shape and rule are
+    drawn at once (STACKABLE_RULES): a network of 100,000 layers in milliseconds."""
+    w_off, _, n_weights, total = param_layout(sizes)
     params = np.zeros(total, dtype=dtype)
-    weights, _ = layer_views(params, sizes)
-    output_rule = INIT_RULES[OUTPUT_LAYER_INIT]
-    rules = {a: ACTIVATIONS[a].init_weights for a in set(activations)}  # one lookup each
-    for l, W in enumerate(weights):
+    rules = [ACTIVATIONS[a].init for a in activations] + [OUTPUT_LAYER_INIT]
+    ends = list(w_off[1:]) + [n_weights]
+    l, L = 0, len(sizes) - 1
+    while l < L:
         fan_in, fan_out = sizes[l], sizes[l + 1]
-        rule = rules[activations[l]] if l < len(activations) else output_rule
-        W[...] = rule(rng, fan_in, fan_out)
+        end = l + 1
+        if rules[l] in STACKABLE_RULES:
+            while (end < L and rules[end] == rules[l]
+                   and sizes[end] == fan_in and sizes[end + 1] == fan_out):
+                end += 1
+        rule = INIT_RULES[rules[l]]
+        block = params[w_off[l]:ends[end - 1]]
+        if end - l == 1:
+            block[...] = rule(rng, fan_in, fan_out).ravel()
+        else:
+            block[...] = rule(_Stacked(rng, end - l), fan_in, fan_out).ravel()
+        l = end
     return params
 
 

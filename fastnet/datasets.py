@@ -38,9 +38,10 @@ def _real(name, value, minimum, strict=False):
 
 
 def _room(rows, cols, dtype, what):
-    """The output's dtype; MemoryError before any work when it cannot fit."""
+    """The output's dtype; MemoryError before any work when X (rows x cols of dtype),
+    a float64 or int64 working copy of it and a few per-row arrays cannot fit."""
     dtype = np.dtype(dtype)
-    check_fits_in_memory(rows * max(cols, 1) * max(dtype.itemsize, 8), what)
+    check_fits_in_memory(rows * (max(cols, 1) * (dtype.itemsize + 8) + 32), what)
     return dtype
 
 
@@ -72,9 +73,12 @@ def parity(d: int, n: Optional[int] = None, seed: Optional[int] = None,
                              f"2**{MAX_PARITY_TABLE_BITS} rows are listed (d <= "
                              f"{MAX_PARITY_TABLE_BITS}): pass n to sample inputs instead")
         dtype = _room(2 ** d, d, dtype, f"the 2**{d} rows of parity({d})")
-        # row i is i in binary, most significant bit first (itertools.product's order)
+        # row i is i in binary, most significant bit first (itertools.product's
+        # order), one column at a time: no (2**d, d) integer temporary
         rows = np.arange(2 ** d, dtype=np.int64)
-        X = ((rows[:, None] >> np.arange(d - 1, -1, -1)) & 1).astype(dtype)
+        X = np.empty((2 ** d, d), dtype=dtype)
+        for j in range(d):
+            X[:, j] = (rows >> (d - 1 - j)) & 1
     else:
         n = _count("n", n, 0)
         dtype = _room(n, d, dtype, f"{n} rows of parity({d})")
