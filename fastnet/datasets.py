@@ -41,7 +41,11 @@ def _room(rows, cols, dtype, what):
     """The output's dtype; MemoryError before any work when X (rows x cols of dtype),
     a float64 or int64 working copy of it and a few per-row arrays cannot fit."""
     dtype = np.dtype(dtype)
-    check_fits_in_memory(rows * (max(cols, 1) * (dtype.itemsize + 8) + 32), what)
+    nbytes = rows * (max(cols, 1) * (dtype.itemsize + 8) + 32)
+    if nbytes >= 2 ** 64:      # beyond any machine (and beyond a float, for the message)
+        raise MemoryError(f"{what} need about 2**{nbytes.bit_length() - 1} bytes, more "
+                          f"than any machine's memory")
+    check_fits_in_memory(nbytes, what)
     return dtype
 
 

@@ -112,6 +112,8 @@ def test_blobs_and_spirals_reject_what_is_not_data():
         assert len(X) == len(y) == 0
     with pytest.raises(MemoryError):
         datasets.sine(10 ** 20)
+    with pytest.raises(MemoryError, match="2\\*\\*"):     # found by tools/fuzz.py
+        datasets.blobs(10 ** 400)                     # was OverflowError (the message)
 
 
 def test_zigzag_of_any_depth_is_exact_and_immediate():
