@@ -18,7 +18,8 @@ from numpy.typing import ArrayLike
 from fastnet import _format, _training
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
-from fastnet._params import fresh_views, init_params, layer_views, n_params, param_layout
+from fastnet._params import (fresh_views, init_params, layer_views, n_params, param_layout,
+                             public_flat)
 from fastnet._training import History  # noqa: F401  (re-exported: fit's return type)
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
@@ -235,7 +236,7 @@ class BaseMLP:
         every bias), a live view (``net.parameters[...] = p`` changes the model); a new
         view object on every access, so changing its ``shape`` or ``dtype`` cannot
         affect the model. weights and biases are views into the same memory."""
-        return self._params.view()
+        return public_flat(self._params, self._params.size)
 
     @parameters.setter
     def parameters(self, value):

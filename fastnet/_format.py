@@ -395,6 +395,9 @@ def checked_state(net, state):
                 arrays[name] = np.asarray(state[name], dtype=net.dtype)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"state[{name!r}] is not numeric: {exc}") from None
+        except OverflowError:   # a Python int beyond any float (10**400)
+            raise ValueError(f"state[{name!r}] holds a number too large for "
+                             f"{net.dtype.name}; expected finite values") from None
         if arrays[name].shape != net._params.shape:
             raise ValueError(f"state[{name!r}] has shape {arrays[name].shape}, expected "
                              f"{net._params.shape}")

@@ -18,16 +18,10 @@ pytestmark = pytest.mark.skipif(not FUZZ.exists(), reason="tools/fuzz.py is not 
 # Findings known and reported, with where the fix belongs: (entry point, text in the
 # finding's detail).
 KNOWN = [
-    # net.parameters hands out self._params.view(), whose .base is the model's own
-    # buffer (fastnet/_base.py); net.weights/biases no longer do (fastnet/_params.py)
-    ("views", "net.parameters: base_"),
     # the scikit-learn wrappers: alpha or learning_rate_init = 10**400 (float() in
     # fastnet/sklearn.py), hidden_layer_sizes=[nan] (the weight draw): OverflowError,
     # exactly as scikit-learn 1.9's own MLPClassifier/MLPRegressor
     ("sklearn", "OverflowError"),
-    # a state_dict entry 10**400 (a Python int): OverflowError from np.asarray in
-    # fastnet/_format.py checked_state, not a ValueError naming the entry
-    ("load_state_dict", "OverflowError: int too large to convert to float"),
 ]
 
 

@@ -202,6 +202,15 @@ def fuzz_fit(rng):
         fit["sample_weight"] = np.abs(array(rng, (len(X),), "float64", 1.0))
     if rng.random() < 0.15:
         fit["validation_data"] = data(rng, kw)
+    elif rng.random() < 0.15:
+        fit["validation_split"] = pick(rng, [0.2, 0.5, 0.01, 0.99])
+    if rng.random() < 0.15:     # Keras-style early stopping
+        fit["patience"] = pick(rng, [0, 1, 2])
+        fit["monitor"] = pick(rng, ["loss", "val_loss", "val_accuracy", "val_r2"])
+        fit["restore_best_weights"] = pick(rng, [True, False])
+        fit["min_delta"] = pick(rng, [0.0, 1e-3])
+    if rng.random() < 0.1:
+        fit["class_weight"] = pick(rng, ["balanced", {0: 2.0}, {1: 0.5, 0: 1.5}])
     fit = mutate(rng, fit)
 
     def run(impl):
@@ -329,6 +338,45 @@ def fuzz_export_c(rng):
             if build.returncode:
                 raise Broken(f"exported C does not compile: {build.stderr[:300]}")
         return open(c_path).read().count("\n")
+    return run
+
+
+def fuzz_export_onnx(rng):
+    kw = net_kwargs(rng)
+    X, _ = data(rng, kw)
+    opset = pick(rng, [17, 17, 13, 21, 12, 10**6, "17", None])
+    poison = pick(rng, [None, None, None, math.nan, math.inf])
+
+    def run(impl):
+        import onnxruntime
+        net = _model(impl, kw)
+        if poison is not None:
+            net.parameters[int(rng.integers(net.n_params))] = poison
+        model = net.export_onnx(None, opset_version=opset)
+        want = net.forward(X)   # first: fastnet's own checks of X (onnxruntime's differ)
+        session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        got = session.run(None, {"X": np.ascontiguousarray(X, dtype=net.dtype)})[0]
+        scale = max(float(np.abs(want).max()), 1e-30)
+        if np.abs(got - want).max() > 1e-5 * scale:
+            raise Broken(f"onnxruntime differs from forward by {np.abs(got - want).max():.3g}")
+        return got, net.parameters.copy()
+    return run
+
+
+def fuzz_torch(rng):
+    kw = net_kwargs(rng)
+    X, _ = data(rng, kw)
+    dtype = pick(rng, [None, None, "float32", "float64", "float16", "int64", 3])
+
+    def run(impl):
+        import torch  # noqa: F401  (an ImportError is a clean refusal)
+        net = _model(impl, kw)
+        back = type(net).from_torch(net.to_torch(), dtype=dtype)
+        want, got = net.forward(X), back.forward(X)
+        if dtype is None and not np.array_equal(want, got):
+            raise Broken("from_torch(to_torch()) changed the network's outputs")
+        return got, back.parameters.copy()
     return run
 
 
@@ -552,6 +600,8 @@ ENTRY_POINTS = {
     "theory": Entry(fuzz_theory, BOTH, USAGE),
     "views": Entry(fuzz_views, BOTH, USAGE),
     "load_state_dict": Entry(fuzz_state_dict, BOTH, (ValueError, TypeError)),
+    "export_onnx": Entry(fuzz_export_onnx, BOTH, USAGE + (ImportError,)),
+    "torch": Entry(fuzz_torch, BOTH, USAGE + (ImportError,)),
 }
 
 
