@@ -28,7 +28,8 @@ class BaseMLP:
     """A multilayer perceptron trained with stochastic gradient descent.
 
     Dense layers ``h = g(W h_prev + b)`` with one hidden activation per hidden layer,
-    and a softmax (cross-entropy) or linear (squared error) output. All parameters
+    and an output head: softmax (cross-entropy), linear (squared error), logistic
+    (binary cross-entropy) or poisson (half Poisson deviance). All parameters
     live in one flat buffer; ``weights`` and ``biases`` are views into it.
 
     Parameters
