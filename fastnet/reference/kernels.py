@@ -169,7 +169,7 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     probs /= s
     rows = np.log(s[:, 0]) - z_label
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / n)
+    return float(rows.astype(np.float64).sum() / n)
 
 
 def softmax_xent_backward(dlogits, probs, labels, weights=None):
@@ -196,7 +196,7 @@ def squared_error_forward(pred, target, weights=None):
     r = pred - target
     rows = (r * r).sum(axis=1)
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / pred.shape[0])
+    return float(rows.astype(np.float64).sum() / pred.shape[0])
 
 
 def squared_error_backward(dpred, pred, target, weights=None):
@@ -227,7 +227,7 @@ def logistic_xent_forward(probs, logits, target, weights=None):
     rows = ((np.maximum(z, 0) - z * target) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
     sigmoid_forward(probs, logits)          # after the loss: probs may alias logits
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / logits.shape[0])
+    return float(rows.astype(np.float64).sum() / logits.shape[0])
 
 
 def logistic_xent_backward(dlogits, probs, target, weights=None):
@@ -264,7 +264,7 @@ def poisson_deviance_forward(out, z, target, weights=None):
         rows = (((_xlogx(target) - target * z) - target) + np.exp(z)).sum(axis=1)
     exp_forward(out, z)                 # after the loss: out may alias z
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / z.shape[0])
+    return float(rows.astype(np.float64).sum() / z.shape[0])
 
 
 def poisson_deviance_backward(dz, out, target, weights=None):
