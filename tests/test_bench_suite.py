@@ -219,3 +219,13 @@ def test_format_row_marks_a_lean_time_on_one_blas_thread():
     row["lean_blas_threads"] = 1
     cells = report.format_row(row).split(" | ")
     assert cells[report.HEADER.index("lean NumPy")].endswith("(1t)")
+
+
+def test_ceilings_are_the_better_blas_setting(monkeypatch):
+    assert timing.matmul_peak_for(TINY["per_sample"], "float32") is None
+    assert timing.matmul_peak_for(TINY["minibatch"], "float32", repeats=2) > 0
+    assert timing.matmul_peak("float64", 32, repeats=2) > 0
+    pytest.importorskip("threadpoolctl")
+    figures = iter([1.0, 3.0, 5.0, 2.0])
+    assert timing._best_blas_setting(lambda: next(figures)) == 3.0   # one thread faster
+    assert timing._best_blas_setting(lambda: next(figures)) == 5.0   # default faster

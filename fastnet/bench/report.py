@@ -75,8 +75,8 @@ def format_table(result: Dict[str, Any]) -> str:
                  "momentum 0, alpha 0, one partial_fit epoch ('-': not installed or cannot "
                  "express it); target: issue 11's, per dtype; % peak: fastnet's GFLOP/s "
                  "over numpy's square matmul above; % ceiling: over numpy's matmul on this "
-                 "configuration's own products (best of 7 each, numpy's per-call cost "
-                 "included, so a fused kernel may exceed it on small shapes); extra mem: "
+                 "configuration's own products (best of 7 each, default BLAS threads or one, "
+                 "numpy's per-call cost included, so a fused kernel may exceed it on small shapes); extra mem: "
                  "peak of new allocations during one run (tracemalloc).")
     return "\n".join(lines)
 

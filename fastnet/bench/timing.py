@@ -162,7 +162,8 @@ def lean_time(config: Config, dtype: str, n: int, repeats: int) -> Tuple[float, 
 
 def matmul_peak(dtype: str, size: int, repeats: int = 5) -> float:
     """GFLOP/s of numpy's matmul on (size, size) matrices: the machine's BLAS limit,
-    the best of ``repeats`` measurements (:func:`best_time`).
+    the best of ``repeats`` measurements (:func:`best_time`), with numpy's default BLAS
+    threads or one, whichever is faster.
 
     Parameters
     ----------
@@ -178,14 +179,15 @@ def matmul_peak(dtype: str, size: int, repeats: int = 5) -> float:
     a = rng.standard_normal((size, size)).astype(dtype)
     b = rng.standard_normal((size, size)).astype(dtype)
     out = np.empty((size, size), dtype)
-    seconds = best_time(lambda: np.matmul(a, b, out=out), repeats)
-    return 2 * size ** 3 / seconds / 1e9
+    return _best_blas_setting(
+        lambda: 2 * size ** 3 / best_time(lambda: np.matmul(a, b, out=out), repeats) / 1e9)
 
 
 def matmul_peak_for(config: Config, dtype: str, repeats: int = 7) -> Optional[float]:
     """GFLOP/s numpy's matmul reaches on exactly this configuration's products: the
     BLAS ceiling for it (best of ``repeats`` measurements of each product, into a
-    preallocated output, :func:`best_time`).
+    preallocated output, :func:`best_time`; numpy's default BLAS threads or one,
+    whichever is faster).
 
     It still includes numpy's cost per call (about a microsecond), which is a large
     part of a small product's time: a fused kernel can beat this "ceiling" on small
@@ -205,14 +207,29 @@ def matmul_peak_for(config: Config, dtype: str, repeats: int = 7) -> Optional[fl
     if config.one_at_a_time:
         return None
     rng = np.random.default_rng(0)
-    flops = seconds = 0.0
+    products = []
     for m, k, n in config.gemm_shapes():
-        a = rng.standard_normal((m, k)).astype(dtype)
-        b = rng.standard_normal((k, n)).astype(dtype)
-        out = np.empty((m, n), dtype)
-        seconds += best_time(lambda: np.matmul(a, b, out=out), repeats)
-        flops += 2.0 * m * n * k
-    return flops / seconds / 1e9
+        products.append((rng.standard_normal((m, k)).astype(dtype),
+                         rng.standard_normal((k, n)).astype(dtype), np.empty((m, n), dtype)))
+    flops = sum(2.0 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
+
+    def gflops():
+        return flops / sum(best_time(lambda: np.matmul(a, b, out=out), repeats)
+                           for a, b, out in products) / 1e9
+    return _best_blas_setting(gflops)
+
+
+def _best_blas_setting(gflops: Callable[[], float]) -> float:
+    """The larger of ``gflops()`` with numpy's default BLAS threads and with one
+    (threadpoolctl, when installed): a ceiling is the best numpy's matmul can do, and
+    on a busy machine a second OpenBLAS thread can make it many times slower."""
+    best = gflops()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return best
+    with threadpool_limits(1, user_api="blas"):
+        return max(best, gflops())
 
 
 # -- scikit-learn ------------------------------------------------------------------
