@@ -56,8 +56,8 @@ def tanh_backward(dz, dout, out):
 
 
 def relu_forward(out, z):
-    """out = max(0, z). fmax, not maximum: a NaN z gives 0, as the compiled
-    ``z > 0 ? z : 0`` does (and as the derivative, 0 where out > 0 is false)."""
+    """out = max(0, z)."""
+    # fmax, not maximum: a NaN z gives 0, as the compiled z > 0 ? z : 0 does
     np.fmax(z, 0, out=out)
 
 
