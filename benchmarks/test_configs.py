@@ -1,5 +1,6 @@
-"""pytest-benchmark view of the suite: one group per configuration, fastnet and the
-reference side by side in the same run, so that pytest-benchmark's own compare works.
+"""pytest-benchmark view of the suite: one group per configuration, fastnet, the
+reference and the lean NumPy baseline side by side in the same run, so that
+pytest-benchmark's own compare works.
 
     pytest benchmarks/ --benchmark-only
     pytest benchmarks/ --benchmark-only --benchmark-group-by=group --benchmark-compare
@@ -11,17 +12,20 @@ import pytest
 
 import fastnet
 from fastnet import bench, reference
+from fastnet.bench import lean
+from fastnet.bench.agreement import check_lean_agreement
 
-IMPLS = {"fastnet": fastnet, "reference": reference}
+IMPLS = {"fastnet": fastnet, "reference": reference, "lean": lean}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("impl", ["fastnet", "reference"])
+@pytest.mark.parametrize("impl", sorted(IMPLS))
 @pytest.mark.parametrize("name", sorted(bench.CONFIGS))
 def test_config(benchmark, name, impl, dtype):
     config = bench.CONFIGS[name]
     benchmark.group = f"{name} {config.title} {dtype}"
     bench.check_agreement(config, dtype)
+    check_lean_agreement(config, dtype)
     net = config.make_net(IMPLS[impl], dtype, seed=0)
     if config.kind == "fit":
         # a few batches per round: enough to time, short enough for the reference

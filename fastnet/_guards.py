@@ -24,8 +24,16 @@ def check_fits_in_memory(nbytes, what):
     """MemoryError before any work when `what` needs more bytes than the machine has."""
     limit = physical_memory() or 2 ** 46
     if nbytes > limit:
-        raise MemoryError(f"{what} need {nbytes / 2**30:.4g} GiB, more than this machine's "
+        raise MemoryError(f"{what} need {_gib(nbytes)} GiB, more than this machine's "
                           f"{limit / 2**30:.4g} GiB of memory")
+
+
+def _gib(nbytes):
+    """nbytes in GiB for a message, also for integers beyond any float."""
+    try:
+        return f"{nbytes / 2**30:.4g}"
+    except OverflowError:
+        return f"about 10^{len(str(int(nbytes) // 2**30)) - 1}"
 
 
 def check_training_memory(n_params, dtype, optimizer, what):

@@ -9,8 +9,8 @@ from typing import Any, Dict
 from fastnet.bench.configs import CONFIGS
 
 #: Columns of the printed table.
-HEADER = ("config", "dtype", "reference", "fastnet", "torch", "speedup", "target",
-          "GFLOP/s", "% peak", "% shape peak", "extra mem")
+HEADER = ("config", "dtype", "reference", "lean NumPy", "scikit-learn", "torch", "fastnet",
+          "speedup", "vs best", "target", "GFLOP/s", "% peak", "% ceiling", "extra mem")
 
 
 def _fmt_time(seconds, per):
@@ -28,14 +28,18 @@ def format_row(row: Dict[str, Any]) -> str:
     Returns
     -------
     str
-        The float32 target cell says ``ok`` or ``MISSED``.
+        The target cell says ``ok`` or ``MISSED`` (``?`` when the row lacks the
+        figure), in both dtypes; a time not measured is ``-``.
     """
-    per = CONFIGS[row["config"]].unit
-    met = "" if row["dtype"] != "float32" else (" ok" if row["speedup"] >= row["target"] else " MISSED")
-    cells = (f'{row["config"]} {row["title"]}', row["dtype"], _fmt_time(row["reference_s"], per),
-             _fmt_time(row["fastnet_s"], per),
-             "-" if row["torch_s"] is None else _fmt_time(row["torch_s"], per),
-             f'{row["speedup"]:.1f}x', f'>={row["target"]}x{met}', f'{row["gflops"]:.1f}',
+    per = row["unit"] if "unit" in row else CONFIGS[row["config"]].unit
+    met = {True: "ok", False: "MISSED", None: "?"}[row["target_met"]]
+    times = [("-" if row[key] is None else _fmt_time(row[key], per))
+             for key in ("reference_s", "lean_s", "sklearn_s", "torch_s", "fastnet_s")]
+    if row.get("lean_blas_threads") == 1:
+        times[1] += " (1t)"
+    cells = (f'{row["config"]} {row["title"]}', row["dtype"], *times,
+             f'{row["speedup"]:.1f}x', f'{row["vs_best"]:.1f}x {row["best_other"]}',
+             f'{row["target"]["text"]} {met}', f'{row["gflops"]:.1f}',
              f'{100 * row["peak_share"]:.0f}%',
              "-" if row["shape_peak_share"] is None else f'{100 * row["shape_peak_share"]:.0f}%',
              f'{row["fastnet_peak_bytes"] / 2**20:.2f} MiB')
@@ -60,10 +64,20 @@ def format_table(result: Dict[str, Any]) -> str:
              "| " + " | ".join(HEADER) + " |",
              "|" + "---|" * len(HEADER)]
     lines += ["| " + format_row(r) + " |" for r in result["rows"]]
-    lines.append("speedup = reference / fastnet, medians in the same run; % peak: fastnet's "
-                 "GFLOP/s over numpy's square matmul above; % shape peak: over numpy's "
-                 "matmul on this configuration's own products (the BLAS ceiling for it); "
-                 "extra mem: peak of new allocations during one run (tracemalloc).")
+    lines.append("Medians in the same run, per sample (training) or per call (predict). "
+                 "speedup = reference / fastnet (fastnet.reference, the readable NumPy "
+                 "specification); vs best = the fastest non-fastnet implementation of the "
+                 "row / fastnet, and which one it was; lean NumPy: an independent plain "
+                 "NumPy MLP (fastnet.bench.lean), checked to agree with fastnet first, "
+                 "timed with the better of numpy's default BLAS threads and one (marked "
+                 "'1t'); "
+                 "scikit-learn: MLPClassifier/MLPRegressor, solver='sgd', same batch size, "
+                 "momentum 0, alpha 0, one partial_fit epoch ('-': not installed or cannot "
+                 "express it); target: issue 11's, per dtype; % peak: fastnet's GFLOP/s "
+                 "over numpy's square matmul above; % ceiling: over numpy's matmul on this "
+                 "configuration's own products (best of 7 each, default BLAS threads or one, "
+                 "numpy's per-call cost included, so a fused kernel may exceed it on small shapes); extra mem: "
+                 "peak of new allocations during one run (tracemalloc).")
     return "\n".join(lines)
 
 

@@ -13,6 +13,8 @@ Output heads: each head's ``<output_kernel>_forward`` and ``<loss_kernel>_forwar
 ``head_loss_forward`` and ``head_loss_backward``. Optimizers: ``<name>_update``,
 reached through ``optimizer_update``.
 """
+import functools
+
 import numpy as np
 
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
@@ -55,7 +57,8 @@ def tanh_backward(dz, dout, out):
 
 def relu_forward(out, z):
     """out = max(0, z)."""
-    out[...] = np.where(z > 0, z, 0)
+    # fmax, not maximum: a NaN z gives 0, as the compiled z > 0 ? z : 0 does
+    np.fmax(z, 0, out=out)
 
 
 def relu_backward(dz, dout, out):
@@ -73,14 +76,21 @@ def identity_backward(dz, dout, out):
     dz[...] = dout
 
 
+@functools.lru_cache(maxsize=None)
+def _activation_kernel(activation, direction):
+    # resolved once per name: the registry's lookup (and its error for an unknown
+    # name) is not repeated at every step
+    return globals()[f"{ACTIVATIONS.lookup(activation).name}_{direction}"]
+
+
 def activation_forward(activation, out, z):
     """out = g(z) for the registered activation named `activation`."""
-    globals()[f"{ACTIVATIONS.lookup(activation).name}_forward"](out, z)
+    _activation_kernel(activation, "forward")(out, z)
 
 
 def activation_backward(activation, dz, dout, out):
     """dz = dout * g'(z), the derivative written from the saved output out = g(z)."""
-    globals()[f"{ACTIVATIONS.lookup(activation).name}_backward"](dz, dout, out)
+    _activation_kernel(activation, "backward")(dz, dout, out)
 
 
 def softmax_forward(probs, logits):
@@ -98,11 +108,18 @@ def head_output(output, out, z):
         globals()[f"{kernel}_forward"](out, z)
 
 
+@functools.lru_cache(maxsize=None)
+def _head_kernels(output):
+    # (head, loss forward, loss backward), resolved once per name
+    head = HEADS.lookup(output)
+    return (head, globals()[f"{head.loss_kernel}_forward"],
+            globals()[f"{head.loss_kernel}_backward"])
+
+
 def head_loss_forward(output, out, z, truth, weights=None):
     """out = the head's outputs for z (n, k) (out may be z); returns the mean over rows
     of weights[i] * the row's loss against its truth (labels (n,) or values (n, k))."""
-    head = HEADS.lookup(output)
-    loss = globals()[f"{head.loss_kernel}_forward"]
+    head, loss, _ = _head_kernels(output)
     if head.output_kernel is None:
         out[...] = z
         return loss(out, truth, weights)
@@ -111,7 +128,7 @@ def head_loss_forward(output, out, z, truth, weights=None):
 
 def head_loss_backward(output, dz, out, truth, weights=None):
     """dz = d(mean loss)/dz from the head's outputs out (n, k)."""
-    globals()[f"{HEADS.lookup(output).loss_kernel}_backward"](dz, out, truth, weights)
+    _head_kernels(output)[2](dz, out, truth, weights)
 
 
 def _row_scale(scale, weights, n):
@@ -145,14 +162,14 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     log(sum_j exp(z_j - max)) - (z_y - max), never log of a probability that may be 0.
     """
     n = logits.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted = logits - logits.max(axis=1, keepdims=True)   # a new array: probs may be logits
     z_label = shifted[np.arange(n), labels]
-    e = np.exp(shifted)
+    e = np.exp(shifted, out=probs)
     s = e.sum(axis=1, keepdims=True)
-    probs[...] = e / s
+    probs /= s
     rows = np.log(s[:, 0]) - z_label
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / n)
+    return float(rows.astype(np.float64).sum() / n)
 
 
 def softmax_xent_backward(dlogits, probs, labels, weights=None):
@@ -164,9 +181,12 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     n = probs.shape[0]
     scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
     rows = np.arange(n)
-    label_scale = scale if weights is None else scale[:, 0]
-    label_delta = _scaled(probs[rows, labels] - 1, label_scale)
-    dlogits[...] = _scaled(probs, scale)
+    if weights is None:         # one factor for all rows: no row can be 0 * inf
+        label_delta = (probs[rows, labels] - 1) * scale
+        np.multiply(probs, scale, out=dlogits)
+    else:
+        label_delta = _scaled(probs[rows, labels] - 1, scale[:, 0])
+        dlogits[...] = _scaled(probs, scale)
     dlogits[rows, labels] = label_delta
 
 
@@ -176,14 +196,19 @@ def squared_error_forward(pred, target, weights=None):
     r = pred - target
     rows = (r * r).sum(axis=1)
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / pred.shape[0])
+    return float(rows.astype(np.float64).sum() / pred.shape[0])
 
 
 def squared_error_backward(dpred, pred, target, weights=None):
     """dpred = weights[i] * 2 (pred - target) / n: the gradient of the mean loss."""
     n = pred.shape[0]
     scale = _row_scale(pred.dtype.type(1) / pred.dtype.type(n), weights, n)
-    dpred[...] = _scaled(2 * (pred - target), scale)
+    if weights is None:         # in place, the same roundings: 2 r is exact
+        np.subtract(pred, target, out=dpred)
+        dpred *= 2
+        dpred *= scale
+    else:
+        dpred[...] = _scaled(2 * (pred - target), scale)
 
 
 def logistic_forward(probs, logits):
@@ -202,7 +227,7 @@ def logistic_xent_forward(probs, logits, target, weights=None):
     rows = ((np.maximum(z, 0) - z * target) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
     sigmoid_forward(probs, logits)          # after the loss: probs may alias logits
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / logits.shape[0])
+    return float(rows.astype(np.float64).sum() / logits.shape[0])
 
 
 def logistic_xent_backward(dlogits, probs, target, weights=None):
@@ -239,7 +264,7 @@ def poisson_deviance_forward(out, z, target, weights=None):
         rows = (((_xlogx(target) - target * z) - target) + np.exp(z)).sum(axis=1)
     exp_forward(out, z)                 # after the loss: out may alias z
     rows = _weighted(rows, weights)
-    return float(np.sum(rows.astype(np.float64)) / z.shape[0])
+    return float(rows.astype(np.float64).sum() / z.shape[0])
 
 
 def poisson_deviance_backward(dz, out, target, weights=None):
@@ -259,8 +284,9 @@ def sgd_update(params, grads, velocity, n_weights, lr, momentum=0.0, l2=0.0, nes
     """
     t = params.dtype.type
     lr, momentum, l2 = t(lr), t(momentum), t(l2)
-    g = grads.copy()
-    if l2 != 0:
+    g = grads
+    if l2 != 0:                 # a copy: grads themselves stay the loss's gradient
+        g = grads.copy()
         g[:n_weights] += l2 * params[:n_weights]
     if momentum != 0:
         velocity[...] = momentum * velocity - lr * g
@@ -279,8 +305,9 @@ def adam_update(params, grads, m, v, n_weights, lr, step, beta_1, beta_2, epsilo
     t = params.dtype.type
     lr_t = t(lr * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step))
     b1, b2, eps, l2 = t(beta_1), t(beta_2), t(epsilon), t(l2)
-    g = grads.copy()
-    if l2 != 0:
+    g = grads
+    if l2 != 0:                 # a copy: grads themselves stay the loss's gradient
+        g = grads.copy()
         g[:n_weights] += l2 * params[:n_weights]
     m[...] = b1 * m + (1 - b1) * g
     v[...] = b2 * v + (1 - b2) * (g * g)
