@@ -109,7 +109,8 @@ def _bench_epilog():
     from fastnet.bench.sklearn_compare import DATASETS
     lines = ["configurations (--only A,B,...; each timed in float32 and float64):"]
     for c in CONFIGS.values():
-        what = f"fastnet's target: {c.target:g}x the reference"
+        what = (f"target: {c.target.describe('float32')} (float32), "
+                f"{c.target.describe('float64')} (float64)")
         if c.activation not in c.title:
             what = f"{c.activation}, {c.output}; {what}"
         lines.append(f"  {c.name}  {c.title} ({what})")

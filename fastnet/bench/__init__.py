@@ -1,9 +1,10 @@
-"""The benchmark suite behind ``fastnet bench``: fastnet against its NumPy reference.
+"""The benchmark suite behind ``fastnet bench``: fastnet against the NumPy reference,
+an independent lean NumPy MLP, scikit-learn's MLP and PyTorch.
 
-Every configuration is timed for both implementations in the same run (this machine
+Every configuration is timed for every implementation in the same run (this machine
 is shared and noisy: each figure is a median of repeats, and only ratios measured
-side by side are compared). Before anything is timed, the two implementations are
-checked to agree on that configuration.
+side by side are compared). Before anything is timed, the reference and the lean
+baseline are checked to agree with fastnet on that configuration.
 
 The configurations (float32 is the target dtype; float64 is reported too) are the
 typed records of :data:`CONFIGS`, defined once in :mod:`fastnet.bench.configs` and
@@ -13,8 +14,11 @@ The package is split by concern:
 
 =========================  ==========================================================
 ``configs``                :class:`Config` records, the :data:`CONFIGS` table, data
-``agreement``              fastnet vs fastnet.reference, checked before any timing
-``timing``                 medians of repeats, per-sample timing, numpy matmul peaks
+``agreement``              fastnet vs fastnet.reference and vs the lean baseline,
+                           checked before any timing
+``lean``                   the lean NumPy MLP a competent user writes (the baseline)
+``timing``                 medians of repeats, per-sample timing (also scikit-learn's
+                           MLP), numpy matmul ceilings
 ``torch_compare``          the same work in PyTorch (optional: torch may be absent)
 ``sklearn_compare``        fastnet.sklearn vs scikit-learn's MLP, default parameters,
                            on scikit-learn's bundled data (``fastnet bench --sklearn``)
