@@ -44,8 +44,8 @@ def _check_built(cause=None):
     ``importlib.machinery.EXTENSION_SUFFIXES``, e.g. ``.cpython-311-x86_64-linux-gnu.so``):
     the ``_train.c`` that a build leaves behind, or a build for another Python, is not."""
     here = _os.path.dirname(_os.path.abspath(__file__))
-    if not _os.path.exists(_os.path.join(here, _os.pardir, "setup.py")):
-        return      # an installed package (wheels carry the .pyx too): its own error says more
+    if not _os.path.exists(_os.path.join(here, "_train.pyx")):
+        return      # not a source tree: the original error says more than a guess here
     names = set(_os.listdir(here))
     missing = [m for m in _COMPILED
                if not any(m + suffix in names for suffix in _machinery.EXTENSION_SUFFIXES)]

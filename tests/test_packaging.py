@@ -42,7 +42,6 @@ def unbuilt_tree(tmp_path, leftovers):
         pytest.skip("the installed package carries no .pyx sources to copy")
     for name in leftovers:
         (tree / "fastnet" / name).write_text("")
-    (tree / "setup.py").write_text("")    # what makes it a source tree (a repository, an sdist)
     return tree
 
 
@@ -83,14 +82,6 @@ def test_unbuilt_source_tree_still_serves_the_numpy_reference(tmp_path):
             "print(r.MLP([2, 3, 2], seed=0).predict(np.zeros((1, 2)))[0])")
     result = run_python(["-c", code], cwd=tree, pythonpath=tree)
     assert result.returncode == 0 and result.stdout.strip() == "0", result.stderr
-
-
-def test_an_installed_package_missing_a_module_is_not_called_a_source_tree(tmp_path):
-    tree = unbuilt_tree(tmp_path, [])
-    (tree / "setup.py").unlink()     # site-packages: the .pyx files, no setup.py beside
-    result = run_python(["-c", "import fastnet; fastnet.MLP"], cwd=tmp_path, pythonpath=tree)
-    assert result.returncode != 0 and NOT_BUILT not in result.stderr
-    assert "ImportError" in result.stderr.strip().splitlines()[-1]
 
 
 def test_an_unknown_attribute_is_an_attribute_error():
