@@ -1,5 +1,64 @@
 # BLAS shim over scipy.linalg.cython_blas (the BLAS scipy ships, OpenBLAS on PyPI).
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+#
+# The two GEMMs are taken from scipy.linalg.cython_blas's table of C functions
+# (__pyx_capi__), as `cimport` would, but without `cimport`: that imports the
+# package scipy.linalg first, whose __init__ pulls in all of scipy.linalg (LAPACK
+# wrappers, array-API layers, numpy.testing): two-thirds of fastnet's import time.
+# Only the extension module cython_blas itself is loaded here.
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
+
+ctypedef void (*sgemm_ptr)(char *transa, char *transb, int *m, int *n, int *k,
+                           float *alpha, float *a, int *lda, float *b, int *ldb,
+                           float *beta, float *c, int *ldc) noexcept nogil
+ctypedef void (*dgemm_ptr)(char *transa, char *transb, int *m, int *n, int *k,
+                           double *alpha, double *a, int *lda, double *b, int *ldb,
+                           double *beta, double *c, int *ldc) noexcept nogil
+
+_MODULE = "scipy.linalg.cython_blas"
+
+
+def _signature(letter):
+    """The capsule name Cython gives ?gemm in scipy.linalg.cython_blas (the C
+    signature, with scipy's typedef s or d): the check `cimport` makes, made here."""
+    t = f"__pyx_t_5scipy_6linalg_11cython_blas_{letter} *"
+    return (f"void (char *, char *, int *, int *, int *, {t}, {t}, int *, {t}, int *, "
+            f"{t}, {t}, int *)").encode()
+
+
+def _cython_blas():
+    """scipy.linalg.cython_blas, loaded from its file without importing scipy.linalg."""
+    if _MODULE in sys.modules:
+        return sys.modules[_MODULE]
+    import scipy  # noqa: F401  (on Windows it adds the folder of scipy's DLLs to the search path)
+    folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(folder, "cython_blas" + suffix)
+        if os.path.exists(path):
+            break
+    else:  # an unusual layout (zipped, frozen): the ordinary import
+        import scipy.linalg.cython_blas as module
+        return module
+    spec = importlib.util.spec_from_file_location(_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # Cython's module init registers itself in sys.modules; take it out again, so a
+    # later `import scipy.linalg` imports the submodule the ordinary way (Cython hands
+    # back this same module object) and binds it as scipy.linalg.cython_blas.
+    sys.modules.pop(_MODULE, None)
+    return module
+
+
+cdef sgemm_ptr sgemm
+cdef dgemm_ptr dgemm
+_capi = _cython_blas().__pyx_capi__
+sgemm = <sgemm_ptr>PyCapsule_GetPointer(_capi["sgemm"], _signature("s"))
+dgemm = <dgemm_ptr>PyCapsule_GetPointer(_capi["dgemm"], _signature("d"))
+del _capi
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,

@@ -143,17 +143,20 @@ static const double FNET_INV_FACT[18] = {
  * mantissa bits of t): move n into the exponent field. */
 FNET_INLINE float fnet_pow2_of_shifted_f32(float t)
 {
-    union { float f; int32_t i; } tb, pb;
+    /* unsigned arithmetic: for a NaN t (which then propagates through the caller's
+     * other terms) the bits are anything, and a signed shift of them would be
+     * undefined behaviour */
+    union { float f; uint32_t u; } tb, pb;
     tb.f = t;
-    pb.i = (tb.i - 0x4B400000 + 127) << 23;          /* 0x4B400000: bits of 1.5 * 2^23 */
+    pb.u = (tb.u - 0x4B400000u + 127u) << 23;        /* 0x4B400000: bits of 1.5 * 2^23 */
     return pb.f;
 }
 
 FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 {
-    union { double f; int64_t i; } tb, pb;
+    union { double f; uint64_t u; } tb, pb;
     tb.f = t;
-    pb.i = (tb.i - 0x4338000000000000LL + 1023) << 52;  /* bits of 1.5 * 2^52 */
+    pb.u = (tb.u - 0x4338000000000000ULL + 1023u) << 52;  /* bits of 1.5 * 2^52 */
     return pb.f;
 }
 

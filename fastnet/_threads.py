@@ -1,71 +1,64 @@
-"""Best-effort control of the thread count of the BLAS fastnet calls (scipy's
-OpenBLAS, reached through scipy.linalg.cython_blas).
+"""Control of the thread count of the BLAS fastnet calls (the one behind
+scipy.linalg.cython_blas), through threadpoolctl.
 
-OpenBLAS decides alone how many threads a GEMM gets. For the small products of
+The BLAS decides alone how many threads a GEMM gets. For the small products of
 minibatch training on small layers (32 x 128 x 128, say) a second thread gains at
 most a few percent on an idle machine, and loses up to half when the other core is
 busy (measured with ``fastnet bench --full``). For such problems fastnet asks for one
-thread during the epoch and restores the setting after. Where the library or its
-setter cannot be found (another BLAS, another platform), this does nothing.
+thread during the epoch and restores the setting after.
+
+threadpoolctl finds the library on Linux, macOS and Windows, whichever it is
+(OpenBLAS, MKL, BLIS, FlexiBLAS). Where it finds none, or is not installed, this does
+nothing.
 """
 import contextlib
-import ctypes
 import os
 
-_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads")
-_GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")
-_lib = None
-_searched = False
+_libs = None
 
 
-def _find_blas():
-    """(setter, getter) of scipy's OpenBLAS, already loaded in this process, or None."""
-    global _lib, _searched
-    if _searched:
-        return _lib
-    _searched = True
-    import scipy.linalg.cython_blas  # noqa: F401  (makes sure the library is loaded)
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS that fastnet's GEMMs run in (a list,
+    empty when there is none to control). Found once: the library is loaded with
+    fastnet's kernels and stays loaded."""
+    global _libs
+    if _libs is not None:
+        return _libs
     try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        # numpy bundles its own copy (named libscipy_openblas64_ too, in numpy.libs):
-        # the one to steer is in scipy's directories.
-        folder = os.path.dirname(path)
-        if "scipy" not in folder or "numpy" in folder:
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        setter = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
-        getter = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
-        if setter is not None and getter is not None:
-            setter.argtypes, setter.restype = [ctypes.c_int], None
-            getter.argtypes, getter.restype = [], ctypes.c_int
-            _lib = (setter, getter)
-            return _lib
-    return None
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        _libs = []
+        return _libs
+    import scipy
+
+    import fastnet._blas  # noqa: F401  (loads scipy's BLAS, if not yet loaded)
+    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    # numpy's wheels bundle their own OpenBLAS (in numpy.libs); fastnet's GEMMs run in
+    # scipy's (scipy.libs, scipy/.dylibs). Where no library lives in scipy's folders,
+    # numpy and scipy share one (conda, MKL, a system BLAS): steer every BLAS found.
+    scipy_prefix = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy")
+    own = [lib for lib in blas
+           if os.path.normcase(str(lib.filepath)).startswith(os.path.normcase(scipy_prefix))]
+    _libs = own or blas
+    return _libs
 
 
 def blas_threads():
-    """Current thread count of scipy's OpenBLAS, or None when it cannot be read."""
-    lib = _find_blas()
-    return None if lib is None else lib[1]()
+    """Current thread count of fastnet's BLAS (the largest, when several libraries
+    are steered), or None when none can be controlled."""
+    libs = _blas_libraries()
+    return max(lib.get_num_threads() for lib in libs) if libs else None
 
 
 @contextlib.contextmanager
 def limit_blas_threads(n):
     """Run the block with at most n BLAS threads (no-op when not controllable)."""
-    lib = _find_blas()
-    before = None if lib is None else lib[1]()
-    if before is None or before <= n:
-        yield
-        return
-    lib[0](n)
+    before = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+    limited = [(lib, count) for lib, count in before if count is not None and count > n]
+    for lib, _ in limited:
+        lib.set_num_threads(n)
     try:
         yield
     finally:
-        lib[0](before)
+        for lib, count in limited:
+            lib.set_num_threads(count)

@@ -6,6 +6,7 @@ Tests that cover components parametrize over ``components.ACTIVATIONS``,
 ``components.HEADS`` and ``components.OPTIMIZERS`` (never over hand-typed names), so a
 newly registered component is tested without touching the tests.
 """
+import os
 import shutil
 import subprocess
 from collections import namedtuple
@@ -16,6 +17,17 @@ import pytest
 import fastnet
 import fastnet.reference
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
+
+# From an unbuilt source tree (`python -m pytest` at the repository root, or in an
+# unpacked sdist) stop here with fastnet's clear message, once, instead of failing
+# every test module on a missing compiled module.
+fastnet._compiled_network()
+
+
+def pytest_report_header(config):
+    """Which fastnet is under test: the installed wheel, or an in-place build."""
+    return f"fastnet {fastnet.__version__} from {os.path.dirname(fastnet.__file__)}"
+
 
 IMPLEMENTATIONS = {"fastnet": fastnet, "reference": fastnet.reference}
 DTYPES = ("float32", "float64")

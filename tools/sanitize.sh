@@ -15,11 +15,11 @@ trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 # shellcheck disable=SC1091
 . "$work/venv/bin/activate"
-pip install -q "numpy>=1.25" "scipy>=1.11" "Cython>=3.0" setuptools pytest hypothesis \
+pip install -q "numpy>=1.25" "scipy>=1.11" "Cython>=3.0" "setuptools>=77" pytest hypothesis \
     pytest-benchmark matplotlib scikit-learn tqdm "dask[distributed]"
 mkdir "$work/src"
 cp -r "$here/fastnet" "$here/tests" "$here/examples" "$here/setup.py" \
-      "$here/pyproject.toml" "$here/README.md" "$here/MANIFEST.in" "$work/src/"
+      "$here/pyproject.toml" "$here/README.md" "$here/MANIFEST.in" "$here/LICENSE" "$work/src/"
 cd "$work/src"
 rm -f fastnet/*.so fastnet/_blas.c fastnet/_kernels.c fastnet/_train.c
 CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1" \
