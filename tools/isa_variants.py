@@ -66,7 +66,7 @@ np.savez(sys.argv[1], **out)
 
 
 def build(variant_flags, where):
-    for name in ("setup.py", "pyproject.toml", "README.md"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy(os.path.join(ROOT, name), where)
     shutil.copytree(os.path.join(ROOT, "fastnet"), os.path.join(where, "fastnet"),
                     ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "_train.c",

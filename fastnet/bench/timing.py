@@ -68,6 +68,34 @@ def best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 2e-3)
     return best
 
 
+def predict_runner(predict: Callable[[np.ndarray], object], X: np.ndarray, config: Config,
+                   n: int) -> Tuple[Callable[[], None], int]:
+    """(run, per) timing a predict configuration: with one row, ``n`` calls in a loop
+    (Python call to result), per call; with many rows, one call.
+
+    Parameters
+    ----------
+    predict : callable
+        The implementation's ``predict``.
+    X : ndarray of shape (config.rows, d)
+    config : Config
+    n : int
+        Calls for one-row predict.
+
+    Returns
+    -------
+    run : callable
+    per : int
+        What one run's time is divided by.
+    """
+    if config.rows == 1:
+        def run():
+            for _ in range(n):
+                predict(X)
+        return run, n
+    return (lambda: predict(X)), 1
+
+
 def time_impl(impl, config: Config, dtype: str, n: int, repeats: int) -> Tuple[float, int]:
     """Time one implementation on one configuration.
 
@@ -101,16 +129,7 @@ def time_impl(impl, config: Config, dtype: str, n: int, repeats: int) -> Tuple[f
         per = n
     else:
         X, _ = make_data(config, config.rows, dtype)
-        if config.rows == 1:
-            calls = n
-
-            def run():
-                for _ in range(calls):
-                    net.predict(X)
-            per = n
-        else:
-            run = lambda: net.predict(X)  # noqa: E731
-            per = 1
+        run, per = predict_runner(net.predict, X, config, n)
     run()  # warm-up: workspaces, BLAS threads, caches
     seconds = median_time(run, repeats) / per
     tracemalloc.start()
@@ -309,13 +328,6 @@ def sklearn_time(config: Config, dtype: str, n: int, repeats: int) -> Optional[f
             X0, y0 = make_data(config, 256, dtype, seed=1)
             model.partial_fit(X0, y0, **kw)
             X, _ = make_data(config, config.rows, dtype)
-            if config.rows == 1:
-                def run():
-                    for _ in range(n):
-                        model.predict(X)
-                per = n
-            else:
-                run = lambda: model.predict(X)  # noqa: E731
-                per = 1
+            run, per = predict_runner(model.predict, X, config, n)
             run()
         return median_time(run, repeats) / per
