@@ -28,11 +28,12 @@ The package is split by concern:
 =========================  ==========================================================
 """
 from fastnet.bench.agreement import AGREE_TOL, check_agreement
-from fastnet.bench.configs import CONFIGS, Config, get_config, make_data
+from fastnet.bench.configs import CONFIGS, Config, Target, get_config, make_data
 from fastnet.bench.extras import scaling, sweep_throughput, threads_compare
 from fastnet.bench.report import HEADER, format_extras, format_row, format_table, save_json
 from fastnet.bench.suite import machine_info, measure, run
-from fastnet.bench.timing import matmul_peak, matmul_peak_for, median_time, time_impl
+from fastnet.bench.timing import (best_time, lean_time, matmul_peak, matmul_peak_for,
+                                  median_time, sklearn_time, time_impl)
 from fastnet.bench.torch_compare import torch_available, torch_time
 from fastnet.bench.sklearn_compare import (DATASETS as SKLEARN_DATASETS,
                                            HEADER as SKLEARN_HEADER,
@@ -40,7 +41,8 @@ from fastnet.bench.sklearn_compare import (DATASETS as SKLEARN_DATASETS,
                                            run as compare_sklearn)
 
 __all__ = [
-    "AGREE_TOL", "CONFIGS", "Config", "HEADER", "check_agreement", "format_extras",
+    "AGREE_TOL", "CONFIGS", "Config", "HEADER", "Target", "best_time", "check_agreement",
+    "format_extras", "lean_time", "sklearn_time",
     "format_row", "format_table", "get_config", "machine_info", "make_data",
     "matmul_peak", "matmul_peak_for", "measure", "median_time", "run", "save_json", "scaling",
     "sweep_throughput", "threads_compare", "time_impl", "torch_available", "torch_time",

@@ -73,9 +73,9 @@ def measure(config: Config, dtype: str, n: int, repeats: int, peak: float,
         ``speedup`` (reference / fastnet); ``best_other`` and ``best_other_s`` (the
         fastest non-fastnet implementation and its time) and ``vs_best`` (its time /
         fastnet's); ``lean_blas_threads`` (1 when the lean baseline ran faster on one
-        BLAS thread, :func:`~fastnet.bench.timing.lean_time`, else None); ``target``
+        BLAS thread, :func:`~fastnet.bench.lean_time`, else None); ``target``
         (``{"kind", "value", "text"}``, see
-        :class:`~fastnet.bench.configs.Target`) and ``target_met`` (True, False, or
+        :class:`~fastnet.bench.Target`) and ``target_met`` (True, False, or
         None when the row lacks the figure); GFLOP/s, ceilings, memory, agreement.
 
     Raises

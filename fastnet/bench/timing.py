@@ -181,7 +181,7 @@ def lean_time(config: Config, dtype: str, n: int, repeats: int) -> Tuple[float, 
 
 def matmul_peak(dtype: str, size: int, repeats: int = 5) -> float:
     """GFLOP/s of numpy's matmul on (size, size) matrices: the machine's BLAS limit,
-    the best of ``repeats`` measurements (:func:`best_time`), with numpy's default BLAS
+    the best of ``repeats`` measurements (:func:`~fastnet.bench.best_time`), with numpy's default BLAS
     threads or one, whichever is faster.
 
     Parameters
@@ -205,7 +205,7 @@ def matmul_peak(dtype: str, size: int, repeats: int = 5) -> float:
 def matmul_peak_for(config: Config, dtype: str, repeats: int = 7) -> Optional[float]:
     """GFLOP/s numpy's matmul reaches on exactly this configuration's products: the
     BLAS ceiling for it (best of ``repeats`` measurements of each product, into a
-    preallocated output, :func:`best_time`; numpy's default BLAS threads or one,
+    preallocated output, :func:`~fastnet.bench.best_time`; numpy's default BLAS threads or one,
     whichever is faster).
 
     It still includes numpy's cost per call (about a microsecond), which is a large
@@ -295,7 +295,7 @@ def sklearn_model(config: Config):
 
 def sklearn_time(config: Config, dtype: str, n: int, repeats: int) -> Optional[float]:
     """Seconds per sample (fit) or per call (predict) of the same work in scikit-learn,
-    timed as :func:`time_impl` times fastnet; None where :func:`sklearn_model` is None.
+    timed as :func:`time_impl` times fastnet; None where ``sklearn_model`` is None.
 
     Training: one ``partial_fit`` (one epoch, shuffled) over ``n`` samples.
     Prediction: ``predict`` after a first ``partial_fit`` made the weights.
