@@ -62,8 +62,8 @@ class MLP(BaseMLP):
     # The fastest path, for one clean row of a small network: one C call that checks
     # the row, runs the forward pass and makes the result, holding the GIL throughout
     # (_train.row_call); None means "not served here", and the path below applies.
-    def _make_row_call_plan(self, X):
-        if (self._row_call_plan is None and self._clean_row(X)
+    def _make_row_call_plan(self):   # called for a clean row that row_call did not serve
+        if (self._row_call_plan is None
                 and self._params.shape[0] <= _train.ROW_CALL_MAX_PARAMS):
             plan = self._row_call_plan = self._plan(1)
             plan.bind(self._params)
@@ -72,8 +72,8 @@ class MLP(BaseMLP):
         out = _train.row_call(self._row_call_plan, self._guard, X, False)
         if out is not None:
             return out
-        self._make_row_call_plan(X)
         if self._clean_row(X):
+            self._make_row_call_plan()
             out = np.empty((1, self._sizes[-1]), dtype=self._dtype)
             with self._guard.reading():
                 if self._row_plan().forward_row(X, out) >= 0:
@@ -96,8 +96,8 @@ class MLP(BaseMLP):
             best = _train.row_call(self._row_call_plan, self._guard, X, True)
             if best is not None:
                 return best
-            self._make_row_call_plan(X)
             if self._clean_row(X):
+                self._make_row_call_plan()
                 with self._guard.reading():
                     best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
                                                                     self._dtype))
