@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fastnet import _format, _training
+from fastnet import _training
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
 from fastnet._params import (fresh_views, init_params, layer_views, n_params, param_layout,
@@ -87,7 +87,7 @@ class BaseMLP:
     def __init__(self, layer_sizes: Sequence[int],
                  activation: Union[str, Sequence[str]] = "relu", output: str = "softmax",
                  dtype: Union[str, np.dtype] = "float32",
-                 seed: Union[None, int, np.random.Generator] = None) -> None:
+                 seed: Union[None, int, "np.random.Generator"] = None) -> None:
         sizes = check.check_layer_sizes(layer_sizes)
         self._activations = check.check_activations(activation, len(sizes) - 2,
                                                     ACTIVATIONS.names)
@@ -135,6 +135,7 @@ class BaseMLP:
         """Copy a state_dict of a model of the same layout back into this one.
         Everything is checked first (shapes, finite values of the model's dtype, the
         update count): a mismatch raises ValueError and changes nothing."""
+        from fastnet import _format   # zipfile, json: imported when first needed
         arrays, updates = _format.checked_state(self, state)
         with self._guard.reading():
             self._restore(arrays, updates)
@@ -148,10 +149,12 @@ class BaseMLP:
 
     def __getstate__(self):
         """For pickle and copy (joblib, multiprocessing); see _format.pickled_state."""
+        from fastnet import _format
         with self._guard.reading():
             return _format.pickled_state(self)
 
     def __setstate__(self, state):
+        from fastnet import _format
         _format.restore_pickled(self, state)
 
     def _on_state_change(self):
@@ -558,7 +561,7 @@ class BaseMLP:
 
     @classmethod
     def from_torch(cls, module: Any, dtype: Union[None, str, np.dtype] = None,
-                   seed: Union[None, int, np.random.Generator] = None) -> "BaseMLP":
+                   seed: Union[None, int, "np.random.Generator"] = None) -> "BaseMLP":
         """A model of this class (fastnet.MLP or fastnet.reference.MLP) with the
         layers and weights of a ``torch.nn.Sequential`` (needs PyTorch).
 
@@ -593,9 +596,11 @@ class BaseMLP:
         """Write the model to `path` (an .npz archive, no pickle): parameters, layout,
         activations, output, dtype, and the optimizer and sampling state needed to
         resume training (see fastnet/_format.py)."""
+        from fastnet import _format
         with self._guard.reading():
             _format.save(self, path)
 
     @classmethod
     def _load(cls, path):
+        from fastnet import _format
         return _format.load(cls, path)

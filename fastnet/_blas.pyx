@@ -34,8 +34,16 @@ def _cython_blas():
     """scipy.linalg.cython_blas, loaded from its file without importing scipy.linalg."""
     if _MODULE in sys.modules:
         return sys.modules[_MODULE]
-    import scipy  # noqa: F401  (on Windows it adds the folder of scipy's DLLs to the search path)
-    folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+    if os.name == "nt":
+        # scipy's __init__ adds the folder of its DLLs (OpenBLAS) to the search path
+        import scipy  # noqa: F401
+    # Elsewhere the module finds its BLAS by its own run path, and scipy's top level
+    # (scipy._lib imports subprocess and Cython: ~15 ms) is not needed to locate it.
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.submodule_search_locations:
+        import scipy.linalg.cython_blas as module   # an unusual layout: let it explain
+        return module
+    folder = os.path.join(list(spec.submodule_search_locations)[0], "linalg")
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         path = os.path.join(folder, "cython_blas" + suffix)
         if os.path.exists(path):
