@@ -37,8 +37,10 @@ def _cython_blas():
     if os.name == "nt":
         # scipy's __init__ adds the folder of its DLLs (OpenBLAS) to the search path
         import scipy  # noqa: F401
-    # Elsewhere the module finds its BLAS by its own run path, and scipy's top level
-    # (scipy._lib imports subprocess and Cython: ~15 ms) is not needed to locate it.
+    # Elsewhere the module finds its BLAS by its own run path: locating it needs no
+    # import. (Loading it may import scipy's top level all the same: scipy >= 1.15
+    # shares Cython's utility code in scipy._cyutility. ~12 ms here, most of it
+    # scipy._lib._testutils importing subprocess.)
     spec = importlib.util.find_spec("scipy")
     if spec is None or not spec.submodule_search_locations:
         import scipy.linalg.cython_blas as module   # an unusual layout: let it explain
