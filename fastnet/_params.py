@@ -50,6 +50,21 @@ class _Stacked:
         return self._rng.uniform(low, high, (self._run,) + tuple(size))
 
 
+# Byte alignment of the flat buffers a model trains in: a cache line (and an
+# AVX-512 register), so the compiled kernels' vector loads and stores of a layer's
+# rows do not straddle two lines (numpy's own allocations are 16-byte aligned).
+ALIGN = 64
+
+
+def aligned_copy(a):
+    """A copy of the 1-D array a whose first element starts on an ALIGN-byte boundary."""
+    buf = np.empty(a.nbytes + ALIGN, dtype=np.uint8)
+    start = -buf.ctypes.data % ALIGN
+    out = buf[start:start + a.nbytes].view(a.dtype)
+    out[...] = a
+    return out
+
+
 def init_params(sizes, activations, rng, dtype):
     """Initial flat parameter buffer: each hidden layer's weights by the rule of the
     activation that follows it (fastnet.components), the output layer's by Glorot's;

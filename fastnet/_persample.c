@@ -1,4 +1,6 @@
 /* Instantiates _persample_impl.h for float32 and float64; see _persample.h. */
+#include <stdlib.h>
+
 #include "_persample.h"
 
 /* Every switch over a component enum names every case (see _components.h). */

@@ -124,10 +124,136 @@ FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
         out[j] = FN(dot)(W + j * d, in, d) + b[j];
 }
 
+/* out (h) = WT (d, h)^T in (d) + b (h), for a first layer kept transposed during an
+ * epoch (FN(persample_epoch)): a sweep over the inputs c, each adding in[c] times row
+ * c of WT to FNET_LANES outputs at once, so no horizontal sums. Each output sums its
+ * products in four partial sums (c mod 4, each in order of c) combined as
+ * (s0 + s1) + (s2 + s3), then the last d mod 4 products in order, then the bias: a
+ * fixed order, the same on every instruction set (each lane is one output). */
+FNET_INLINE void FN(dense_cols)(REAL *restrict out, const REAL *restrict WT,
+                                const REAL *restrict in, const REAL *restrict b,
+                                fnet_size d, fnet_size h)
+{
+    const fnet_size d4 = d - d % 4;
+    fnet_size j0 = 0, j, c;
+#if FNET_VECTOR_EXT
+    /* the same sums in GCC's vectors of FNET_HALF outputs (two per block) */
+    for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
+        const REAL *restrict w = WT + j0;
+        FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0},
+                b3 = {0};
+        for (c = 0; c < d4; c += 4, w += 4 * h) {
+            const REAL x0 = in[c], x1 = in[c + 1], x2 = in[c + 2], x3 = in[c + 3];
+            a0 += x0 * *(const FN(uvec) *)w;
+            b0 += x0 * *(const FN(uvec) *)(w + FNET_HALF);
+            a1 += x1 * *(const FN(uvec) *)(w + h);
+            b1 += x1 * *(const FN(uvec) *)(w + h + FNET_HALF);
+            a2 += x2 * *(const FN(uvec) *)(w + 2 * h);
+            b2 += x2 * *(const FN(uvec) *)(w + 2 * h + FNET_HALF);
+            a3 += x3 * *(const FN(uvec) *)(w + 3 * h);
+            b3 += x3 * *(const FN(uvec) *)(w + 3 * h + FNET_HALF);
+        }
+        a0 = (a0 + a1) + (a2 + a3);
+        b0 = (b0 + b1) + (b2 + b3);
+        for (c = d4; c < d; c++, w += h) {
+            a0 += in[c] * *(const FN(uvec) *)w;
+            b0 += in[c] * *(const FN(uvec) *)(w + FNET_HALF);
+        }
+        *(FN(uvec) *)(out + j0) = a0 + *(const FN(uvec) *)(b + j0);
+        *(FN(uvec) *)(out + j0 + FNET_HALF) = b0 + *(const FN(uvec) *)(b + j0 + FNET_HALF);
+    }
+#endif
+    for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
+        /* a constant width: the partial sums stay in registers */
+        REAL s0[FNET_LANES], s1[FNET_LANES], s2[FNET_LANES], s3[FNET_LANES];
+        const REAL *restrict w = WT + j0;
+        for (j = 0; j < FNET_LANES; j++)
+            s0[j] = s1[j] = s2[j] = s3[j] = 0;
+        for (c = 0; c < d4; c += 4, w += 4 * h) {
+            const REAL x0 = in[c], x1 = in[c + 1], x2 = in[c + 2], x3 = in[c + 3];
+            for (j = 0; j < FNET_LANES; j++) {
+                s0[j] += x0 * w[j];
+                s1[j] += x1 * w[h + j];
+                s2[j] += x2 * w[2 * h + j];
+                s3[j] += x3 * w[3 * h + j];
+            }
+        }
+        for (j = 0; j < FNET_LANES; j++)
+            s0[j] = (s0[j] + s1[j]) + (s2[j] + s3[j]);
+        for (c = d4; c < d; c++, w += h)
+            for (j = 0; j < FNET_LANES; j++)
+                s0[j] += in[c] * w[j];
+        for (j = 0; j < FNET_LANES; j++)
+            out[j0 + j] = s0[j] + b[j0 + j];
+    }
+    for (j = j0; j < h; j++) {       /* the last h mod FNET_LANES outputs, same order */
+        REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0, t;
+        for (c = 0; c < d4; c += 4) {
+            t0 += in[c] * WT[c * h + j];
+            t1 += in[c + 1] * WT[(c + 1) * h + j];
+            t2 += in[c + 2] * WT[(c + 2) * h + j];
+            t3 += in[c + 3] * WT[(c + 3) * h + j];
+        }
+        t = (t0 + t1) + (t2 + t3);
+        for (c = d4; c < d; c++)
+            t += in[c] * WT[c * h + j];
+        out[j] = t + b[j];
+    }
+}
+
+/* The SGD step of a first layer kept transposed, WT (d, h) (no input gradient):
+ * WT[c, j] <- sgd_step(WT[c, j], gradient g[j] in[c]), each weight exactly as
+ * FN(dense_sgd_step) steps it, vectorised across j. */
+FNET_INLINE void FN(dense_cols_sgd_step)(REAL *restrict WT, REAL *restrict VT,
+                                         const REAL *restrict in, const REAL *restrict g,
+                                         REAL eta, REAL mu, REAL l2, fnet_size d, fnet_size h,
+                                         const int has_l2, const int has_momentum,
+                                         const int nesterov)
+{
+    fnet_size c, j, j0 = 0;
+    /* blocks of FNET_LANES columns down all rows: a constant width the compiler maps
+     * onto vectors, with the block's g in registers */
+    for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
+        REAL gb[FNET_LANES];
+        for (j = 0; j < FNET_LANES; j++)
+            gb[j] = g[j0 + j];
+        for (c = 0; c < d; c++) {
+            const REAL x_c = in[c];
+            REAL *restrict w = WT + c * h + j0;
+            REAL *restrict v = has_momentum ? VT + c * h + j0 : w;   /* unused without */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 1   /* vectorised as a loop: GCC's unrolled form stayed scalar for float */
+#endif
+            for (j = 0; j < FNET_LANES; j++)
+                FN(sgd_step)(w + j, v + j, gb[j] * x_c, eta, mu, l2, has_l2, has_momentum,
+                             nesterov);
+        }
+    }
+    if (j0 < h)
+        for (c = 0; c < d; c++) {
+            const REAL x_c = in[c];
+            REAL *restrict w = WT + c * h;
+            REAL *restrict v = has_momentum ? VT + c * h : w;
+            for (j = j0; j < h; j++)
+                FN(sgd_step)(w + j, v + j, g[j] * x_c, eta, mu, l2, has_l2, has_momentum,
+                             nesterov);
+        }
+}
+
+/* dst (cols, rows) = src (rows, cols) transposed */
+FNET_INLINE void FN(transpose)(REAL *restrict dst, const REAL *restrict src, fnet_size rows,
+                               fnet_size cols)
+{
+    fnet_size r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            dst[c * rows + r] = src[r * cols + c];
+}
+
 /* Forward pass of one row; leaves the output layer as pre-activations (the head's
- * transform is the caller's). */
+ * transform is the caller's). WT0: the first layer's weights transposed, or NULL. */
 FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REAL *acts,
-                                 const REAL *x)
+                                 const REAL *x, const REAL *WT0)
 {
     fnet_size l, j, L = net->n_layers;
     for (l = 0; l < L; l++) {
@@ -135,7 +261,9 @@ FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REA
         const REAL *in = l == 0 ? x : acts + net->cum[l];
         const REAL *W = params + net->w_off[l], *b = params + net->b_off[l];
         REAL *out = acts + net->cum[l + 1];
-        if (d == 1) {
+        if (l == 0 && WT0 != NULL) {
+            FN(dense_cols)(out, WT0, in, b, d, h);
+        } else if (d == 1) {
             /* one input: a column of weights, vectorised across rows (dot(w, x) of
              * length 1 is exactly w * x) */
             const REAL x0 = in[0];
@@ -185,11 +313,10 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
         REAL *restrict v2 = has_momentum ? v1 + d : w2;
         REAL *restrict v3 = has_momentum ? v2 + d : w3;
         const REAL g0 = g[j], g1 = g[j + 1], g2 = g[j + 2], g3 = g[j + 3];
-        if (dx != NULL)
-            for (c = 0; c < d; c++)
-                dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
         for (c = 0; c < d; c++) {
             const REAL x_c = in[c];
+            if (dx != NULL)   /* from the four weights before their step, in one pass */
+                dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
             FN(sgd_step)(w0 + c, v0 + c, g0 * x_c, eta, mu, l2, has_l2, has_momentum,
                          nesterov);
             FN(sgd_step)(w1 + c, v1 + c, g1 * x_c, eta, mu, l2, has_l2, has_momentum,
@@ -231,7 +358,8 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     const REAL *targets = (const REAL *)truth->targets;
     const REAL *weights = (const REAL *)truth->weights;
     const REAL mu = (REAL)cfg->momentum, l2 = (REAL)cfg->l2;
-    REAL *velocity = NULL;
+    REAL *velocity = NULL, *WT0 = NULL, *VT0 = NULL;
+    void *block = NULL;                 /* holds WT0 and VT0 */
     double total = 0, eta_d = cfg->learning_rate;
     fnet_size i, l;
     int status = 0;
@@ -247,6 +375,24 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
         return -1;
     if (fnet_layout_check(net) != 0)
         return -1;
+    /* The first layer is kept transposed, (d0, h1), for the call (its forward pass is
+     * then FNET_LANES outputs per instruction instead of one dot product per output;
+     * it needs no input gradient, which the (out, in) layout would serve better),
+     * when it is wide enough to fill a vector and has more than one input. Copied back
+     * at the end; without the memory for the copy, the (out, in) layout serves. */
+    if (L >= 1 && d0 > 1 && net->sizes[1] >= FNET_LANES) {
+        const fnet_size m0 = d0 * net->sizes[1];
+        /* on a 64-byte boundary, as the model's own buffers (fastnet/_params.py) */
+        block = malloc((mu != 0 ? 2 : 1) * m0 * sizeof(REAL) + 64);
+        if (block != NULL) {
+            WT0 = (REAL *)((char *)block + (64 - (uintptr_t)block % 64) % 64);
+            FN(transpose)(WT0, params + net->w_off[0], net->sizes[1], d0);
+            if (mu != 0) {
+                VT0 = WT0 + m0;
+                FN(transpose)(VT0, velocity + net->w_off[0], net->sizes[1], d0);
+            }
+        }
+    }
     for (i = 0; i < n; i++) {
         const fnet_size r = order[i];
         const fnet_size label = truth->labels != NULL ? truth->labels[r] : 0;
@@ -256,7 +402,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
         const REAL w = weights != NULL ? weights[r] : 1;   /* 1: bitwise unweighted */
         REAL step_loss;
 
-        FN(forward_one)(net, params, acts, x);
+        FN(forward_one)(net, params, acts, x, WT0);
         step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
         /* what the total takes: the weighted loss (finite weights can overflow a finite
          * loss; a weight of 0 makes any loss nothing) */
@@ -277,7 +423,16 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
             REAL *dx = l > 0 ? deltas + net->cum[l] : NULL;
             /* The weights of layer l are read (for dx) before they are updated, and
              * layers above were already updated: their dx came from old weights. */
-            if (mu != 0 && cfg->nesterov)
+            if (l == 0 && WT0 != NULL) {
+                if (mu != 0 && cfg->nesterov)
+                    FN(dense_cols_sgd_step)(WT0, VT0, in, g, eta, mu, l2, d, h, 1, 1, 1);
+                else if (mu != 0)
+                    FN(dense_cols_sgd_step)(WT0, VT0, in, g, eta, mu, l2, d, h, 1, 1, 0);
+                else if (l2 != 0)
+                    FN(dense_cols_sgd_step)(WT0, NULL, in, g, eta, mu, l2, d, h, 1, 0, 0);
+                else
+                    FN(dense_cols_sgd_step)(WT0, NULL, in, g, eta, mu, l2, d, h, 0, 0, 0);
+            } else if (mu != 0 && cfg->nesterov)
                 FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1);
             else if (mu != 0)
                 FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0);
@@ -289,6 +444,12 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
             if (dx != NULL)
                 (void)FN(activation_backward)(net->act[l - 1], dx, acts + net->cum[l], d);
         }
+    }
+    if (WT0 != NULL) {
+        FN(transpose)(params + net->w_off[0], WT0, d0, net->sizes[1]);
+        if (VT0 != NULL)
+            FN(transpose)(velocity + net->w_off[0], VT0, d0, net->sizes[1]);
+        free(block);
     }
     result->loss = total;
     result->last_eta = eta_d;
@@ -305,7 +466,7 @@ int FN(forward_row)(const fnet_layout *net, const REAL *params, REAL *work, cons
     fnet_size j;
     if (fnet_layout_check(net) != 0)
         return -1;
-    FN(forward_one)(net, params, work, x);
+    FN(forward_one)(net, params, work, x, NULL);
     (void)FN(head_output_row)(net->output, z, k);
     for (j = 0; j < k; j++)
         out[j] = z[j];
