@@ -177,6 +177,7 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_EXPM1_DEGREE 8
 #define FNET_SHIFTER 12582912.0f            /* 1.5 * 2^23 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f32(t)
+#define FNET_EXP_MIN (-87.0f)               /* exp(-87) = 1.6e-38 > FLT_MIN; 2^n normal */
 #include "_components_impl.h"
 
 #define REAL double
@@ -194,6 +195,7 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_EXPM1_DEGREE 14
 #define FNET_SHIFTER 6755399441055744.0          /* 1.5 * 2^52 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f64(t)
+#define FNET_EXP_MIN (-708.0)                    /* exp(-708) = 3.3e-308 > DBL_MIN */
 #include "_components_impl.h"
 
 #endif

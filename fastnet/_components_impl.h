@@ -38,6 +38,28 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
     return p2 * q + (p2 - 1);
 }
 
+/* exp(u) for u <= 0 (softmax's exp(z_j - max z)), vectorisable as expm1_pos is:
+ *   exp(u) = 2^n + 2^n expm1(r),  u = n ln2 + r
+ * about an ulp from the correctly rounded value (the tests measure it). Where exp(u)
+ * is below the smallest normal number (u < FNET_EXP_MIN) it is 0: libm gives a
+ * subnormal there, a probability below 1e-38 (float) or 1e-307 (double) either way.
+ * exp(-inf) = 0; NaN propagates (the comparisons are false for it). */
+FNET_INLINE REAL FN(exp_nonpos)(REAL u)
+{
+    const REAL v = u < FNET_EXP_MIN ? FNET_EXP_MIN : u;   /* keeps 2^n a normal number */
+    const REAL t = v * FNET_LOG2E + FNET_SHIFTER;
+    const REAL n = t - FNET_SHIFTER;
+    const REAL r = (v - n * FNET_LN2_HI) - n * FNET_LN2_LO;
+    const REAL p2 = FNET_POW2_OF_SHIFTED(t);
+    REAL q = (REAL)FNET_INV_FACT[FNET_EXPM1_DEGREE];
+    int k;
+    FNET_UNROLL
+    for (k = FNET_EXPM1_DEGREE - 1; k >= 1; k--)
+        q = q * r + (REAL)FNET_INV_FACT[k];
+    q = q * r;
+    return u < FNET_EXP_MIN ? 0 : p2 + p2 * q;
+}
+
 /* tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2), with the sign of x: a few ulp from the
  * correctly rounded value everywhere (the tests measure it against numpy.tanh).
  * NaN propagates: SAT < a is false for a NaN, which is kept, not clamped (and the
@@ -133,15 +155,15 @@ FNET_INLINE REAL FN(row_max)(const REAL *z, fnet_size k)
 }
 
 /* p (k) = exp(z - mx) / s, s = sum_j exp(z_j - mx); returns s. p may alias z.
- * exp(z - max) <= 1: no overflow. */
+ * exp(z - max) <= 1: no overflow; exp_nonpos serves. */
 FNET_INLINE REAL FN(softmax_shifted)(REAL *p, const REAL *z, fnet_size k, REAL mx)
 {
     REAL s = 0;
     fnet_size j;
-    for (j = 0; j < k; j++) {
-        p[j] = EXP(z[j] - mx);
+    for (j = 0; j < k; j++)      /* vectorised: no libm call per output */
+        p[j] = FN(exp_nonpos)(z[j] - mx);
+    for (j = 0; j < k; j++)      /* in order */
         s += p[j];
-    }
     for (j = 0; j < k; j++)
         p[j] = p[j] / s;
     return s;
@@ -490,5 +512,6 @@ FNET_INLINE int FN(optimizer_update)(const fnet_optim *cfg, REAL *params, const 
 #undef FNET_LN2_LO
 #undef FNET_TANH_SAT
 #undef FNET_EXPM1_DEGREE
+#undef FNET_EXP_MIN
 #undef FNET_SHIFTER
 #undef FNET_POW2_OF_SHIFTED

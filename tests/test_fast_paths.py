@@ -112,6 +112,30 @@ def test_compiled_tanh_accuracy(dtype, max_ulp):
     np.testing.assert_array_equal(batch, got.astype(dtype))
 
 
+@pytest.mark.parametrize("dtype,max_ulp", [("float32", 2), ("float64", 2)])
+def test_compiled_softmax_exp_accuracy(dtype, max_ulp):
+    """The compiled softmax's exp (vectorisable, _components.h) against float64 numpy,
+    in ulps of the probability: two classes, logits (x, 0) for x from -1e-30 to -800,
+    so p_0 = exp(x) / (1 + exp(x)) runs down to and past the smallest normal number,
+    where the compiled exp gives 0 (a subnormal in libm)."""
+    net = fastnet.MLP([2, 2], output="softmax", dtype=dtype, seed=0)
+    net.weights[0][...] = [[1, 0], [0, 0]]
+    net.biases[0][...] = 0
+    xs = np.concatenate([-np.geomspace(1e-30, 800, 20000), [0.0]]).astype(dtype)
+    X = np.stack([xs, np.zeros_like(xs)], axis=1)
+    got = net.predict_proba(X)[:, 0].astype(np.float64)
+    e = np.exp(xs.astype(np.float64))
+    exact = e / (1 + e)
+    tiny = np.finfo(dtype).tiny
+    normal = exact > 2 * tiny
+    ulp = np.spacing(exact.astype(dtype)).astype(np.float64)
+    assert np.max(np.abs(got - exact)[normal] / ulp[normal]) <= max_ulp
+    assert np.all(got[~normal] <= 2 * tiny) and np.all(got >= 0)
+    assert got[-1] == 0.5
+    rows = np.array([net.predict_proba(X[i:i + 1])[0, 0] for i in range(0, len(X), 97)])
+    np.testing.assert_array_equal(rows, got[::97].astype(dtype))   # row path: same C exp
+
+
 def test_blas_thread_limit_is_restored():
     from fastnet import _threads
     before = _threads.blas_threads()
