@@ -11,6 +11,7 @@ import os
 import sys
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.stdlib cimport abort
 
 ctypedef void (*sgemm_ptr)(char *transa, char *transb, int *m, int *n, int *k,
                            float *alpha, float *a, int *lda, float *b, int *ldb,
@@ -63,12 +64,48 @@ def _cython_blas():
     return module
 
 
-cdef sgemm_ptr sgemm
-cdef dgemm_ptr dgemm
-_capi = _cython_blas().__pyx_capi__
-sgemm = <sgemm_ptr>PyCapsule_GetPointer(_capi["sgemm"], _signature("s"))
-dgemm = <dgemm_ptr>PyCapsule_GetPointer(_capi["dgemm"], _signature("d"))
-del _capi
+# The pointers are taken on first use, not at import: per-sample training and
+# single-row predictions multiply no matrices, and loading scipy's BLAS (scipy's top
+# level, the library and its thread pool) was most of what `import fastnet` cost.
+# load() runs (with the GIL) in the entry points that multiply matrices: Plan(), the
+# kernels' dense_forward and dense_backward; gemm checks all the same.
+cdef sgemm_ptr sgemm = NULL
+cdef dgemm_ptr dgemm = NULL
+
+# Fail at import, not at the first product, when scipy is missing.
+if importlib.util.find_spec("scipy") is None:
+    raise ImportError("fastnet needs scipy (its BLAS does fastnet's matrix products): "
+                      "pip install scipy")
+
+
+def load():
+    """Take the two GEMMs from scipy.linalg.cython_blas (once; later calls return at
+    once)."""
+    global sgemm, dgemm
+    if sgemm != NULL and dgemm != NULL:
+        return
+    capi = _cython_blas().__pyx_capi__
+    dgemm = <dgemm_ptr>PyCapsule_GetPointer(capi["dgemm"], _signature("d"))
+    sgemm = <sgemm_ptr>PyCapsule_GetPointer(capi["sgemm"], _signature("s"))
+
+
+def loaded():
+    """Whether load() has run."""
+    return sgemm != NULL and dgemm != NULL
+
+
+cdef void _load_late() noexcept nogil:
+    # A product reached before load() ran (an entry point that does not call it):
+    # load now, under the GIL. Without a BLAS there is nothing to call and no way to
+    # report it from here: stop with the reason rather than call a NULL pointer.
+    with gil:
+        try:
+            load()
+        except BaseException as error:
+            sys.stderr.write(f"fastnet: cannot load scipy's BLAS: {error!r}\n")
+            sys.stderr.flush()
+    if sgemm == NULL or dgemm == NULL:
+        abort()
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
@@ -78,6 +115,8 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     # Swapped operands: see _blas.pxd.
     cdef char ta = b'T' if trans_b else b'N'
     cdef char tb = b'T' if trans_a else b'N'
+    if sgemm == NULL or dgemm == NULL:
+        _load_late()
     if floating is float:
         sgemm(&ta, &tb, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda,
               &beta, c, &ldc)

@@ -7,6 +7,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from fastnet._blas cimport gemm
+from fastnet._blas import load as _load_blas
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 
@@ -131,6 +132,7 @@ def dense_forward(floating[:, ::1] out, const floating[:, ::1] x,
         raise ValueError(f"b has length {b.shape[0]}, expected {h}")
     if not (out.shape[0] == n and out.shape[1] == h):
         raise ValueError(f"out has shape {(out.shape[0], out.shape[1])}, expected ({n}, {h})")
+    _load_blas()    # here, with the GIL (see _blas.pyx)
     with nogil:
         _dense_forward(&out[0, 0], &x[0, 0], &W[0, 0], &b[0], n, d, h)
 
@@ -159,6 +161,7 @@ def _dense_backward_checked(floating[:, ::1] dW, floating[::1] db,
         if not (dx.shape[0] == n and dx.shape[1] == d):
             raise ValueError(f"dx has shape {(dx.shape[0], dx.shape[1])}, expected ({n}, {d})")
         dx_ptr = &dx[0, 0]
+    _load_blas()
     with nogil:
         _dense_backward(dx_ptr, &dW[0, 0], &db[0], &dout[0, 0], &x[0, 0], &W[0, 0],
                         n, d, h)

@@ -31,7 +31,8 @@ def _blas_libraries():
         return _libs
     import scipy
 
-    import fastnet._blas  # noqa: F401  (loads scipy's BLAS, if not yet loaded)
+    from fastnet import _blas
+    _blas.load()   # scipy's BLAS is loaded on first use, not with fastnet
     blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
     # numpy's wheels bundle their own OpenBLAS (in numpy.libs); fastnet's GEMMs run in
     # scipy's (scipy.libs, scipy/.dylibs). Where no library lives in scipy's folders,

@@ -119,10 +119,26 @@ def test_the_compiled_network_takes_blas_without_scipy_linalg(tmp_path):
     # nor what only some calls need: the file format (zipfile, json) for save/load and
     # pickling, numpy.random for a model's seed (numpy imports it lazily on first use)
     assert not added & {"fastnet._format", "zipfile", "json", "numpy.random"}
+    # nor scipy: its BLAS is loaded by the first matrix product
+    assert not {m for m in added if m.split(".")[0] == "scipy"}
+
+
+def test_scipy_blas_is_loaded_by_the_first_matrix_product_only(tmp_path):
+    # per-sample training and single-row predictions multiply no matrices
+    code = ("import fastnet, numpy as np; net = fastnet.MLP([4, 8, 3]); "
+            "net.fit(np.ones((6, 4)), np.zeros(6, int), batch_size=1, epochs=1); "
+            "net.predict(np.ones((1, 4))); assert not fastnet._blas.loaded()")
+    added = imported_after(code, tmp_path)
+    assert not {m for m in added if m.split(".")[0] == "scipy"}
+    code = ("import fastnet, numpy as np; fastnet.MLP([4, 8, 3]).predict(np.ones((5, 4))); "
+            "assert fastnet._blas.loaded()")
+    added = imported_after(code, tmp_path)
+    assert "scipy.linalg.cython_blas" not in added and "scipy.linalg" not in added
 
 
 def test_scipy_linalg_imported_after_fastnet_binds_the_same_cython_blas(tmp_path):
-    code = ("import fastnet, numpy as np; fastnet.MLP; import scipy.linalg; "
+    code = ("import fastnet, numpy as np; fastnet.MLP([4, 8, 3]).predict(np.ones((5, 4))); "
+            "import scipy.linalg; "
             "import scipy.linalg.cython_blas as c; "
             "assert scipy.linalg.cython_blas is c is sys.modules['scipy.linalg.cython_blas']; "
             "np.testing.assert_allclose(scipy.linalg.blas.dgemm(2.0, np.eye(2), np.ones((2, 2))), "
