@@ -2,10 +2,15 @@
  * single-row forward pass of the latency path.
  *
  * For each sample: forward through every layer, the head's loss and delta, then
- * backward and update fused into ONE pass over each weight row: the row's
- * contribution to the input gradient is taken from the old weights, then the row
- * is updated. No gradient buffer and no separate update pass. The per-element math
- * (activations, heads, update rule) is _components.h's, as on every compiled path.
+ * backward and update fused into ONE pass over each group of weight rows: the rows'
+ * contribution to the input gradient is taken from the old weights, then the rows
+ * are updated. No gradient buffer and no separate update pass. The first layer, which
+ * needs no input gradient, is kept transposed (in, out) for the duration of an epoch
+ * call when it is at least FNET_LANES wide: its forward pass is then a sweep of
+ * broadcast products across the outputs (no horizontal sums), its update the same
+ * arithmetic per weight; it is copied back at the end of the call. The per-element
+ * math (activations, heads, update rule) is _components.h's, as on every compiled
+ * path.
  *
  * Twin: the general minibatch path in _train.pyx (Cython kernels + BLAS) and, in
  * NumPy, fastnet/reference; the tests check all three agree.
