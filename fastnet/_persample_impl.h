@@ -379,7 +379,9 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
      * then FNET_LANES outputs per instruction instead of one dot product per output;
      * it needs no input gradient, which the (out, in) layout would serve better),
      * when it is wide enough to fill a vector and has more than one input. Copied back
-     * at the end; without the memory for the copy, the (out, in) layout serves. */
+     * at the end; without the memory for the copy, the (out, in) layout serves (its
+     * sums round differently: the only case where the layout is not decided by the
+     * shapes alone, so chunking an epoch never changes the bits). */
     if (L >= 1 && d0 > 1 && net->sizes[1] >= FNET_LANES) {
         const fnet_size m0 = d0 * net->sizes[1];
         /* on a 64-byte boundary, as the model's own buffers (fastnet/_params.py) */
