@@ -18,8 +18,8 @@ from numpy.typing import ArrayLike
 from fastnet import _training
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
-from fastnet._params import (aligned_copy, fresh_views, init_params, layer_views, n_params,
-                             param_layout, public_flat)
+from fastnet._params import (aligned, aligned_zeros, fresh_views, init_params, layer_views,
+                             n_params, param_layout, public_flat)
 from fastnet._training import History  # noqa: F401  (re-exported: fit's return type)
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
@@ -105,17 +105,17 @@ class BaseMLP:
         # model is made.
         self._rng = check.check_seed(seed)
         params = init_params(sizes, self._activations, self._rng, self._dtype)
-        self._set_state(params, {name: np.zeros_like(params) for name in self._optimizer.state},
-                        0)
+        self._set_state(params, {name: aligned_zeros(params.shape[0], params.dtype)
+                                 for name in self._optimizer.state}, 0)
 
     # -- state ---------------------------------------------------------------
     def _set_state(self, params, state, updates):
         """Install the flat buffers (params, the optimizer's state by name) and make
         the per-layer views into them."""
         self._w_off, self._b_off, self._n_weights, _ = param_layout(self._sizes)
-        self._params = aligned_copy(params)
-        self._state = {name: aligned_copy(state[name]) for name in self._optimizer.state}
-        self._grads = aligned_copy(np.zeros_like(params))
+        self._params = aligned(params)
+        self._state = {name: aligned(state[name]) for name in self._optimizer.state}
+        self._grads = aligned_zeros(params.shape[0], params.dtype)
         self._updates = updates            # t in eta_t = lr / (1 + lr_decay * t)
         self._weights, self._biases = layer_views(self._params, self._sizes)
         self._dweights, self._dbiases = layer_views(self._grads, self._sizes)

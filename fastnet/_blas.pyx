@@ -9,6 +9,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.stdlib cimport abort
@@ -67,8 +68,9 @@ def _cython_blas():
 # The pointers are taken on first use, not at import: per-sample training and
 # single-row predictions multiply no matrices, and loading scipy's BLAS (scipy's top
 # level, the library and its thread pool) was most of what `import fastnet` cost.
-# load() runs (with the GIL) in the entry points that multiply matrices: Plan(), the
-# kernels' dense_forward and dense_backward; gemm checks all the same.
+# load() runs (with the GIL) in the entry points that multiply matrices (_train's
+# forward, loss_and_gradients, minibatch epochs; the kernels' dense_forward and
+# dense_backward), where a failure raises; gemm checks all the same.
 cdef sgemm_ptr sgemm = NULL
 cdef dgemm_ptr dgemm = NULL
 
@@ -78,15 +80,23 @@ if importlib.util.find_spec("scipy") is None:
                       "pip install scipy")
 
 
+# One thread loads; the others wait for it (a second thread must not take the module
+# while the first is still executing it: its table of functions is not there yet).
+_loading = threading.Lock()
+
+
 def load():
     """Take the two GEMMs from scipy.linalg.cython_blas (once; later calls return at
-    once)."""
+    once). Raises what loading raises (ImportError, AttributeError)."""
     global sgemm, dgemm
     if sgemm != NULL and dgemm != NULL:
         return
-    capi = _cython_blas().__pyx_capi__
-    dgemm = <dgemm_ptr>PyCapsule_GetPointer(capi["dgemm"], _signature("d"))
-    sgemm = <sgemm_ptr>PyCapsule_GetPointer(capi["sgemm"], _signature("s"))
+    with _loading:
+        if sgemm != NULL and dgemm != NULL:
+            return
+        capi = _cython_blas().__pyx_capi__
+        dgemm = <dgemm_ptr>PyCapsule_GetPointer(capi["dgemm"], _signature("d"))
+        sgemm = <sgemm_ptr>PyCapsule_GetPointer(capi["sgemm"], _signature("s"))
 
 
 def loaded():

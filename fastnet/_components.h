@@ -177,7 +177,7 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_EXPM1_DEGREE 8
 #define FNET_SHIFTER 12582912.0f            /* 1.5 * 2^23 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f32(t)
-#define FNET_EXP_MIN (-87.0f)               /* exp(-87) = 1.6e-38 > FLT_MIN; 2^n normal */
+#define FNET_EXP_MIN (-87.3365448f)         /* -126 ln 2: exp = FLT_MIN, 2^n still normal */
 #include "_components_impl.h"
 
 #define REAL double
@@ -195,7 +195,7 @@ FNET_INLINE double fnet_pow2_of_shifted_f64(double t)
 #define FNET_EXPM1_DEGREE 14
 #define FNET_SHIFTER 6755399441055744.0          /* 1.5 * 2^52 */
 #define FNET_POW2_OF_SHIFTED(t) fnet_pow2_of_shifted_f64(t)
-#define FNET_EXP_MIN (-708.0)                    /* exp(-708) = 3.3e-308 > DBL_MIN */
+#define FNET_EXP_MIN (-708.39641853226408)      /* -1022 ln 2: exp = DBL_MIN */
 #include "_components_impl.h"
 
 #endif

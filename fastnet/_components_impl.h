@@ -40,9 +40,10 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
 
 /* exp(u) for u <= 0 (softmax's exp(z_j - max z)), vectorisable as expm1_pos is:
  *   exp(u) = 2^n + 2^n expm1(r),  u = n ln2 + r
- * about an ulp from the correctly rounded value (the tests measure it). Where exp(u)
- * is below the smallest normal number (u < FNET_EXP_MIN) it is 0: libm gives a
- * subnormal there, a probability below 1e-38 (float) or 1e-307 (double) either way.
+ * about an ulp from the correctly rounded value (the tests measure it). Below
+ * FNET_EXP_MIN = ln of the smallest normal number it is 0 (libm gives a subnormal
+ * there, a probability below 1.2e-38 in float, 2.2e-308 in double, either way); at
+ * and above it 2^n is a normal number.
  * exp(-inf) = 0; NaN propagates (the comparisons are false for it). */
 FNET_INLINE REAL FN(exp_nonpos)(REAL u)
 {

@@ -27,7 +27,7 @@ import numpy as np
 
 from fastnet import _validation as check
 from fastnet._guards import ModelLock, check_training_memory
-from fastnet._params import n_params, param_layout
+from fastnet._params import aligned, n_params, param_layout
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 FORMAT_NAME = "fastnet-mlp"
@@ -376,8 +376,8 @@ def restore_pickled(net, state):
     net._rng.bit_generator.state = state["rng"]
     buffers = state["state"] if "state" in state else {"velocity": state["velocity"]}
     # own, writable copies (the pickled arrays may come back read-only or mapped)
-    net._set_state(np.array(state["params"], order="C", copy=True),
-                   {k: np.array(v, order="C", copy=True) for k, v in buffers.items()},
+    net._set_state(aligned(np.asarray(state["params"]), copy=True),
+                   {k: aligned(np.asarray(v), copy=True) for k, v in buffers.items()},
                    state["updates"])
 
 

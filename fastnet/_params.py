@@ -56,11 +56,21 @@ class _Stacked:
 ALIGN = 64
 
 
-def aligned_copy(a):
-    """A copy of the 1-D array a whose first element starts on an ALIGN-byte boundary."""
-    buf = np.empty(a.nbytes + ALIGN, dtype=np.uint8)
+def aligned_zeros(n, dtype):
+    """A 1-D array of n zeros whose first element starts on an ALIGN-byte boundary."""
+    dtype = np.dtype(dtype)
+    buf = np.zeros(n * dtype.itemsize + ALIGN, dtype=np.uint8)
     start = -buf.ctypes.data % ALIGN
-    out = buf[start:start + a.nbytes].view(a.dtype)
+    return buf[start:start + n * dtype.itemsize].view(dtype)
+
+
+def aligned(a, copy=False):
+    """The 1-D array a itself when it starts on an ALIGN-byte boundary (and no copy is
+    asked for), else an aligned copy: a model's own buffer, installed again, stays the
+    same buffer, so its views stay live."""
+    if not copy and a.ctypes.data % ALIGN == 0:
+        return a
+    out = aligned_zeros(a.shape[0], a.dtype)
     out[...] = a
     return out
 
@@ -72,7 +82,7 @@ def init_params(sizes, activations, rng, dtype):
     implementations see the same draws. Runs of layers of one shape and rule are
     drawn at once (STACKABLE_RULES): a network of 100,000 layers in milliseconds."""
     w_off, _, n_weights, total = param_layout(sizes)
-    params = np.zeros(total, dtype=dtype)
+    params = aligned_zeros(total, dtype)
     rules = [ACTIVATIONS[a].init for a in activations] + [OUTPUT_LAYER_INIT]
     ends = list(w_off[1:]) + [n_weights]
     l, L = 0, len(sizes) - 1

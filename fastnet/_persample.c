@@ -26,6 +26,10 @@
 #define FNET_VECTOR_EXT 0
 #endif
 
+/* The largest first layer (weights) the per-sample loop keeps transposed for an epoch
+ * call (see FN(persample_epoch)): 64 KB of float, 128 KB of double. */
+#define FNET_COLS_MAX 16384
+
 /* The helpers (here and in _components.h) are forced inline, so that each clone of
  * an entry point gets its own copy compiled for its instruction set. */
 #define REAL float

@@ -68,8 +68,9 @@ static inline int fnet_layout_check(const fnet_layout *net)
 /* One epoch of per-sample steps over rows order[0..n) of X (n_rows, sizes[0]), the
  * model having taken t0 updates before. work holds 2 * cum[L+1] values (activations,
  * then deltas); state holds the optimizer's buffers. The loop stops before the step
- * of a sample whose loss is NaN or infinite. Returns 0, or -1 for a code this loop
- * does not know (nothing is changed then). */
+ * of a sample whose loss is NaN or infinite. Returns 0, -1 for a code this loop does
+ * not know, or -2 when the copy of the first layer it keeps transposed cannot be
+ * allocated (nothing is changed in either case). */
 int fnet_persample_epoch_f32(const fnet_layout *net, const fnet_optim *cfg, float *params,
                              float *const *state, float *work, const float *X,
                              const fnet_truth *truth, const fnet_size *order, fnet_size n,

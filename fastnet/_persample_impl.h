@@ -378,21 +378,23 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     /* The first layer is kept transposed, (d0, h1), for the call (its forward pass is
      * then FNET_LANES outputs per instruction instead of one dot product per output;
      * it needs no input gradient, which the (out, in) layout would serve better),
-     * when it is wide enough to fill a vector and has more than one input. Copied back
-     * at the end; without the memory for the copy, the (out, in) layout serves (its
-     * sums round differently: the only case where the layout is not decided by the
-     * shapes alone, so chunking an epoch never changes the bits). */
-    if (L >= 1 && d0 > 1 && net->sizes[1] >= FNET_LANES) {
+     * when it fills one to four vectors across and holds at most FNET_COLS_MAX weights:
+     * wider, the column sweeps stride through memory by whole rows and lose ([64, 1024]
+     * per-sample SGD took 3x as long, [64, 256] 1.3x), and larger, copying it in and
+     * out costs a one-row fit more than the pass gains. Decided by the shapes alone,
+     * so chunking an epoch into calls never changes the bits. */
+    if (L >= 1 && d0 > 1 && net->sizes[1] >= FNET_LANES && net->sizes[1] <= 4 * FNET_LANES
+            && d0 * net->sizes[1] <= FNET_COLS_MAX) {
         const fnet_size m0 = d0 * net->sizes[1];
         /* on a 64-byte boundary, as the model's own buffers (fastnet/_params.py) */
         block = malloc((mu != 0 ? 2 : 1) * m0 * sizeof(REAL) + 64);
-        if (block != NULL) {
-            WT0 = (REAL *)((char *)block + (64 - (uintptr_t)block % 64) % 64);
-            FN(transpose)(WT0, params + net->w_off[0], net->sizes[1], d0);
-            if (mu != 0) {
-                VT0 = WT0 + m0;
-                FN(transpose)(VT0, velocity + net->w_off[0], net->sizes[1], d0);
-            }
+        if (block == NULL)
+            return -2;      /* nothing changed; the other layout would round otherwise */
+        WT0 = (REAL *)((char *)block + (64 - (uintptr_t)block % 64) % 64);
+        FN(transpose)(WT0, params + net->w_off[0], net->sizes[1], d0);
+        if (mu != 0) {
+            VT0 = WT0 + m0;
+            FN(transpose)(VT0, velocity + net->w_off[0], net->sizes[1], d0);
         }
     }
     for (i = 0; i < n; i++) {

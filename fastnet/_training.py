@@ -19,6 +19,7 @@ import numpy as np
 
 from fastnet import _validation as check
 from fastnet._guards import check_fit_memory, check_training_memory
+from fastnet._params import aligned_zeros
 from fastnet._progress import Progress
 from fastnet.components import OPTIMIZERS, check_in_dtype
 
@@ -323,7 +324,8 @@ def take_up(net, optimizer):
     check_training_memory(net._params.size, net.dtype, optimizer,
                           f"layer_sizes {net.layer_sizes}")
     net._optimizer = optimizer
-    net._set_state(net._params, {name: np.zeros_like(net._params) for name in optimizer.state},
+    net._set_state(net._params, {name: aligned_zeros(net._params.shape[0], net._params.dtype)
+                                 for name in optimizer.state},
                    0)
 
 

@@ -68,10 +68,11 @@ def test_fast_paths_match_the_general_path(activation, head, optimizer, hyper, b
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_size", [1, 7, 13, 40])   # last batches of 1, 5, 1 and 40 rows
 # "wide" and "wide-first": per-sample fits keep the first layer transposed when it is
-# at least FNET_LANES wide (16 float, 8 double: _persample_impl.h), with a tail of
-# columns past the last full block (17 = 16 + 1, 37 = 2 * 16 + 5 = 4 * 8 + 5)
+# one to four vectors wide (16-64 float, 8-32 double: _persample_impl.h), here with a
+# tail of columns past the last full block (17 = 16 + 1 = 2 * 8 + 1, 21 = 16 + 5 =
+# 2 * 8 + 5)
 @pytest.mark.parametrize("sizes", [[5, 17, 33, 4], [1, 19, 16, 2], [3, 4, 1, 4, 2],
-                                   [40, 37, 5]],
+                                   [40, 21, 5]],
                          ids=["wide", "one-input", "width-1", "wide-first"])
 @pytest.mark.parametrize("optimizer,hyper", [p for p in optimizer_variants()
                                              if p.id.endswith(("-plain", "-all"))])
