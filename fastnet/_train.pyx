@@ -20,6 +20,7 @@ from cpython.pythread cimport PyThread_get_thread_ident
 cimport numpy as cnp
 import numpy as np
 
+from fastnet._blas import load as _load_blas
 from fastnet.components import HEADS
 
 cnp.import_array()
@@ -506,6 +507,7 @@ def forward(Plan plan not None, floating[::1] params, const floating[:, ::1] X,
             _forward_row(&plan.layout, &params[0], &work[0], &X[0, 0], &out[0, 0],
                          plan.sizes[0], k)
         return
+    _load_blas()   # scipy's BLAS, on first use (with the GIL: a failure raises here)
     with nogil:
         for b in range((n + plan.capacity - 1) // plan.capacity):
             start = b * plan.capacity
@@ -546,6 +548,7 @@ def loss_and_gradients(Plan plan not None, floating[::1] params, floating[::1] g
     cdef double total = 0
     cdef const Py_ssize_t[::1] no_order = None
     _check_shapes(plan, params, X)
+    _load_blas()
     if grads is not None:
         _check_grads(plan, grads, "grads")
     _check_data(plan, X, labels, targets, weights, no_order)
@@ -615,9 +618,13 @@ def train_epoch(Plan plan not None, config, floating[::1] params, floating[::1] 
                 status = fnet_persample_epoch_f64(&plan.layout, &cfg, &params[0], state_ptrs,
                                                   &work[0], &X[0, 0], &source, &order[0], n,
                                                   t0, &done)
+        if status == -2:
+            raise MemoryError("no memory for the per-sample loop's copy of the first "
+                              "layer (this call changed nothing)")
         if status != 0:
             raise ValueError(f"optimizer {config.name!r} has no per-sample compiled loop")
         return done.loss, done.updates, done.last_eta
+    _load_blas()
     with nogil:
         status = _minibatch_steps(plan, &cfg, &params[0], &grads[0], &acts[0], &deltas[0],
                                   state_ptrs, m, &X[0, 0], &source, &order[0], n, batch_size,
@@ -669,6 +676,7 @@ def train_epoch_sklearn(Plan plan not None, config, floating[::1] params, floati
     cdef Py_ssize_t steps = 0
     cdef fnet_halves halves
     _check_steps(plan, params, grads, X, labels, targets, weights, order, batch_size)
+    _load_blas()
     halves.plans[0] = <void*>plan
     halves.plans[1] = NULL
     halves.params = &params[0]
