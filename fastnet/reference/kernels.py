@@ -184,16 +184,15 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     d(-log p_y)/dz_j = p_j - [j == y]: the softmax Jacobian and the log's 1/p_y
     cancel, so the gradient of the mean loss needs only the saved probabilities.
     """
-    n = probs.shape[0]
+    n, k = probs.shape
     scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
-    rows = np.arange(n)
+    # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
+    # p - 1 once, as a subtraction at the label alone would
+    onehot = np.arange(k) == labels.reshape(n, 1)
     if weights is None:         # one factor for all rows: no row can be 0 * inf
-        label_delta = (probs[rows, labels] - 1) * scale
-        np.multiply(probs, scale, out=dlogits)
+        np.multiply(probs - onehot, scale, out=dlogits)
     else:
-        label_delta = _scaled(probs[rows, labels] - 1, scale[:, 0])
-        dlogits[...] = _scaled(probs, scale)
-    dlogits[rows, labels] = label_delta
+        dlogits[...] = _scaled(probs - onehot, scale)
 
 
 def squared_error_forward(pred, target, weights=None):
@@ -325,12 +324,18 @@ def optimizer_update(config, params, grads, state, n_weights, eta, step):
     buffers, with step size eta, update number `step` (from 1): this module's
     ``<name>_update(params, grads, *state, n_weights, eta, *update_args)``, state being
     the optimizer's buffers and update_args what its registry entry lists."""
-    optimizer = OPTIMIZERS[config.name]
+    optimizer, update = _optimizer_kernel(config.name)
     if len(state) != len(optimizer.state):
         raise ValueError(f"the optimizer keeps {len(optimizer.state)} state buffers, got "
                          f"{len(state)}")
     if step < 1:
         raise ValueError(f"step = {step} is not a 1-based update number")
-    update = globals()[f"{optimizer.name}_update"]
     update(params, grads, *state, n_weights, eta,
-           *(step if name == "step" else getattr(config, name) for name in optimizer.update_args))
+           *[step if name == "step" else getattr(config, name) for name in optimizer.update_args])
+
+
+@functools.lru_cache(maxsize=None)
+def _optimizer_kernel(name):
+    # (registry entry, <name>_update), resolved once per name, not at every step
+    optimizer = OPTIMIZERS[name]
+    return optimizer, globals()[f"{optimizer.name}_update"]
