@@ -20,24 +20,32 @@ import numpy as np
 from fastnet.components import ACTIVATIONS, HEADS, OPTIMIZERS
 
 
-# The dense kernels' matrix products are np.dot, not @: for 2-D arrays both make the
-# same BLAS gemm call (the same bits), but np.dot's set-up is a fraction of the
-# matmul ufunc's, which dominates a per-sample step (for dout.T @ x with one row,
-# about 2 us against 6). out must be C-contiguous of the result's dtype, as the
-# compiled kernels require.
+def _product(a, b, out=None):
+    """a @ b for 2-D arrays (into out, C-contiguous of the result's dtype, if given).
+
+    np.dot makes the same BLAS call as @ (the same bits), at a fraction of the matmul
+    ufunc's set-up cost, which dominates a per-sample step (for the outer product
+    dout.T @ x of one row, about 2 us against 6). Except with a one-element operand:
+    np.dot takes it as a scalar and calls BLAS axpy, which skips a factor of 0, so that
+    0 * NaN gives 0 there; @ (and the compiled kernels) give NaN.
+    """
+    if a.size == 1 or b.size == 1:
+        return np.matmul(a, b, out=out)
+    return np.dot(a, b, out=out)
+
 
 def dense_forward(out, x, W, b):
     """out (n, h) = x (n, d) @ W (h, d).T + b (h)."""
-    np.dot(x, W.T, out=out)
+    _product(x, W.T, out=out)
     out += b
 
 
 def dense_backward(dx, dW, db, dout, x, W):
     """dW += dout.T @ x; db += dout.sum(0); dx = dout @ W (skipped when dx is None)."""
-    dW += np.dot(dout.T, x)
+    dW += _product(dout.T, x)
     db += dout.sum(axis=0)
     if dx is not None:
-        np.dot(dout, W, out=dx)
+        _product(dout, W, out=dx)
 
 
 def sigmoid_forward(out, z):
