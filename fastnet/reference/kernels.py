@@ -159,6 +159,12 @@ def _weighted(rows, weights):
         return np.where(weights != 0, rows * weights, rows.dtype.type(0))
 
 
+def _mean(rows, n):
+    """The mean loss, a float, from the n rows' losses: summed in double (float32 rows
+    converted first; float64 ones are not copied)."""
+    return float(rows.astype(np.float64, copy=False).sum() / n)
+
+
 def _scaled(values, scale):
     """values * scale (scale a number or a column of per-row factors), rows of factor 0
     exactly 0, even where the row's outputs overflowed (0 * inf would be NaN)."""
@@ -183,7 +189,7 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     probs /= s
     rows = np.log(s[:, 0]) - z_label
     rows = _weighted(rows, weights)
-    return float(rows.astype(np.float64).sum() / n)
+    return _mean(rows, n)
 
 
 def softmax_xent_backward(dlogits, probs, labels, weights=None):
@@ -209,7 +215,7 @@ def squared_error_forward(pred, target, weights=None):
     r = pred - target
     rows = (r * r).sum(axis=1)
     rows = _weighted(rows, weights)
-    return float(rows.astype(np.float64).sum() / pred.shape[0])
+    return _mean(rows, pred.shape[0])
 
 
 def squared_error_backward(dpred, pred, target, weights=None):
@@ -240,7 +246,7 @@ def logistic_xent_forward(probs, logits, target, weights=None):
     rows = ((np.maximum(z, 0) - z * target) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
     sigmoid_forward(probs, logits)          # after the loss: probs may alias logits
     rows = _weighted(rows, weights)
-    return float(rows.astype(np.float64).sum() / logits.shape[0])
+    return _mean(rows, logits.shape[0])
 
 
 def logistic_xent_backward(dlogits, probs, target, weights=None):
@@ -277,7 +283,7 @@ def poisson_deviance_forward(out, z, target, weights=None):
         rows = (((_xlogx(target) - target * z) - target) + np.exp(z)).sum(axis=1)
     exp_forward(out, z)                 # after the loss: out may alias z
     rows = _weighted(rows, weights)
-    return float(rows.astype(np.float64).sum() / z.shape[0])
+    return _mean(rows, z.shape[0])
 
 
 def poisson_deviance_backward(dz, out, target, weights=None):
