@@ -4,6 +4,8 @@ This is the specification fastnet.MLP is tested and benchmarked against: the sam
 public API (shared in fastnet/_base.py), with forward, backward and every optimizer
 step written out in Python over the NumPy kernels of reference/kernels.py.
 """
+import math
+
 import numpy as np
 
 from fastnet._base import BaseMLP
@@ -65,10 +67,10 @@ class MLP(BaseMLP):
         state = tuple(self._state.values())
         for start in range(0, order.shape[0], batch_size):
             idx = order[start:start + batch_size]
-            self._grads[...] = 0
+            self._grads.fill(0)         # the backward passes add into the gradients
             loss = self._loss_and_gradients(X[idx], truth[idx], True,
                                             None if weights is None else weights[idx])
-            if not np.isfinite(loss):
+            if not math.isfinite(loss):
                 break     # diverged: this step is not taken; the caller decides
             total += loss * idx.shape[0]
             eta = config.learning_rate / (1.0 + config.lr_decay * step)
