@@ -347,6 +347,22 @@ FNET_INLINE void FN(bias_sgd_step)(const fnet_optim *cfg, REAL *restrict b, REAL
     FN(sgd_update)(cfg, b, v, g, h, eta, 0);
 }
 
+/* Ask for the cache lines of a row of X about to be used: the rows come in shuffled
+ * order, so from a data set larger than the caches each would otherwise cost a miss
+ * (about a fifth of a config-A step at 20,000 rows). No effect on any value. */
+FNET_INLINE void FN(prefetch_row)(const REAL *row, fnet_size d)
+{
+#if defined(__GNUC__)
+    fnet_size c;
+    for (c = 0; c < d; c += 64 / (fnet_size)sizeof(REAL))
+        __builtin_prefetch(row + c);
+    __builtin_prefetch(row + d - 1);
+#else
+    (void)row;
+    (void)d;
+#endif
+}
+
 FNET_MULTIVERSION
 int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *params,
                         REAL *const *state, REAL *work, const REAL *X,
@@ -406,6 +422,8 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
         const REAL w = weights != NULL ? weights[r] : 1;   /* 1: bitwise unweighted */
         REAL step_loss;
 
+        if (i + 1 < n)   /* the next sample's row, while this one is computed */
+            FN(prefetch_row)(X + order[i + 1] * d0, d0);
         FN(forward_one)(net, params, acts, x, WT0);
         step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
         /* what the total takes: the weighted loss (finite weights can overflow a finite
