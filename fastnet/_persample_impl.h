@@ -313,10 +313,11 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
         REAL *restrict v2 = has_momentum ? v1 + d : w2;
         REAL *restrict v3 = has_momentum ? v2 + d : w3;
         const REAL g0 = g[j], g1 = g[j + 1], g2 = g[j + 2], g3 = g[j + 3];
+        if (dx != NULL)
+            for (c = 0; c < d; c++)
+                dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
         for (c = 0; c < d; c++) {
             const REAL x_c = in[c];
-            if (dx != NULL)   /* from the four weights before their step, in one pass */
-                dx[c] += (g0 * w0[c] + g1 * w1[c]) + (g2 * w2[c] + g3 * w3[c]);
             FN(sgd_step)(w0 + c, v0 + c, g0 * x_c, eta, mu, l2, has_l2, has_momentum,
                          nesterov);
             FN(sgd_step)(w1 + c, v1 + c, g1 * x_c, eta, mu, l2, has_l2, has_momentum,
