@@ -2,11 +2,12 @@
  * single-row forward pass of the latency path.
  *
  * For each sample: forward through every layer, the head's loss and delta, then
- * backward and update fused into ONE pass over each group of weight rows: the rows'
+ * backward and update of each group of four weight rows while they are in L1: the rows'
  * contribution to the input gradient is taken from the old weights, then the rows
  * are updated. No gradient buffer and no separate update pass. The first layer, which
  * needs no input gradient, is kept transposed (in, out) for the duration of an epoch
- * call when it is at least FNET_LANES wide: its forward pass is then a sweep of
+ * call when it is one to four vectors wide and at most FNET_COLS_MAX weights (see
+ * FN(persample_epoch)): its forward pass is then a sweep of
  * broadcast products across the outputs (no horizontal sums), its update the same
  * arithmetic per weight; it is copied back at the end of the call. The per-element
  * math (activations, heads, update rule) is _components.h's, as on every compiled
