@@ -14,13 +14,13 @@
 
 /* ---- elementary functions ------------------------------------------------------ */
 
-/* expm1(u) = exp(u) - 1 for 0 <= u <= 2 * FNET_TANH_SAT, in a form the compiler can
- * vectorise (libm's is a call per element), without cancellation near 0:
+/* The range reduction both exps below share, in a form the compiler can vectorise
+ * (libm's is a call per element):
  *   u = n ln2 + r, |r| <= ln2 / 2 (Cody-Waite split of ln2: n * LN2_HI is exact)
- *   expm1(u) = 2^n expm1(r) + (2^n - 1)
- * with expm1(r) = r (1 + r/2! + r^2/3! + ...) to the degree where the remainder is
- * below half an ulp, and 2^n built exactly from its exponent bits. */
-FNET_INLINE REAL FN(expm1_pos)(REAL u)
+ * returns expm1(r) = r (1 + r/2! + r^2/3! + ...) to the degree where the remainder is
+ * below half an ulp, and 2^n in *p2, built exactly from its exponent bits (n must
+ * keep it a normal number). */
+FNET_INLINE REAL FN(expm1_reduced)(REAL u, REAL *p2)
 {
     /* n = round(u log2 e) without a float-to-int conversion (which the compiler will
      * not vectorise here): adding 1.5 * 2^(mantissa bits) rounds to an integer, which
@@ -28,17 +28,25 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
     const REAL t = u * FNET_LOG2E + FNET_SHIFTER;
     const REAL n = t - FNET_SHIFTER;
     const REAL r = (u - n * FNET_LN2_HI) - n * FNET_LN2_LO;
-    const REAL p2 = FNET_POW2_OF_SHIFTED(t);
     REAL q = (REAL)FNET_INV_FACT[FNET_EXPM1_DEGREE];
     int k;
+    *p2 = FNET_POW2_OF_SHIFTED(t);
     FNET_UNROLL
     for (k = FNET_EXPM1_DEGREE - 1; k >= 1; k--)   /* Horner, unrolled: no control flow */
         q = q * r + (REAL)FNET_INV_FACT[k];
-    q = q * r;
+    return q * r;
+}
+
+/* expm1(u) = exp(u) - 1 for 0 <= u <= 2 * FNET_TANH_SAT, without cancellation near 0:
+ *   expm1(u) = 2^n expm1(r) + (2^n - 1) */
+FNET_INLINE REAL FN(expm1_pos)(REAL u)
+{
+    REAL p2;
+    const REAL q = FN(expm1_reduced)(u, &p2);
     return p2 * q + (p2 - 1);
 }
 
-/* exp(u) for u <= 0 (softmax's exp(z_j - max z)), vectorisable as expm1_pos is:
+/* exp(u) for u <= 0 (softmax's exp(z_j - max z)):
  *   exp(u) = 2^n + 2^n expm1(r),  u = n ln2 + r
  * about an ulp from the correctly rounded value (the tests measure it). Below
  * FNET_EXP_MIN = ln of the smallest normal number it is 0 (libm gives a subnormal
@@ -47,17 +55,8 @@ FNET_INLINE REAL FN(expm1_pos)(REAL u)
  * exp(-inf) = 0; NaN propagates (the comparisons are false for it). */
 FNET_INLINE REAL FN(exp_nonpos)(REAL u)
 {
-    const REAL v = u < FNET_EXP_MIN ? FNET_EXP_MIN : u;   /* keeps 2^n a normal number */
-    const REAL t = v * FNET_LOG2E + FNET_SHIFTER;
-    const REAL n = t - FNET_SHIFTER;
-    const REAL r = (v - n * FNET_LN2_HI) - n * FNET_LN2_LO;
-    const REAL p2 = FNET_POW2_OF_SHIFTED(t);
-    REAL q = (REAL)FNET_INV_FACT[FNET_EXPM1_DEGREE];
-    int k;
-    FNET_UNROLL
-    for (k = FNET_EXPM1_DEGREE - 1; k >= 1; k--)
-        q = q * r + (REAL)FNET_INV_FACT[k];
-    q = q * r;
+    REAL p2;
+    const REAL q = FN(expm1_reduced)(u < FNET_EXP_MIN ? FNET_EXP_MIN : u, &p2);
     return u < FNET_EXP_MIN ? 0 : p2 + p2 * q;
 }
 
