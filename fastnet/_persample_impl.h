@@ -341,6 +341,21 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
     }
 }
 
+/* The step of a layer's weights in the layout the epoch keeps them in: transposed,
+ * (d, h), for the first layer when cols (no input gradient), else (h, d). */
+FNET_INLINE void FN(weights_sgd_step)(const int cols, REAL *W, REAL *V, REAL *dx,
+                                      const REAL *in, const REAL *g, REAL eta, REAL mu,
+                                      REAL l2, fnet_size d, fnet_size h, const int has_l2,
+                                      const int has_momentum, const int nesterov)
+{
+    if (cols)
+        FN(dense_cols_sgd_step)(W, V, in, g, eta, mu, l2, d, h, has_l2, has_momentum,
+                                nesterov);
+    else
+        FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, has_l2, has_momentum,
+                           nesterov);
+}
+
 /* Biases take no l2. */
 FNET_INLINE void FN(bias_sgd_step)(const fnet_optim *cfg, REAL *restrict b, REAL *restrict v,
                                    const REAL *restrict g, REAL eta, fnet_size h)
@@ -441,28 +456,22 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
         for (l = L - 1; l >= 0; l--) {
             const fnet_size d = net->sizes[l], h = net->sizes[l + 1];
             const REAL *in = l == 0 ? x : acts + net->cum[l];
-            REAL *W = params + net->w_off[l], *V = velocity + net->w_off[l];
+            /* the first layer may be kept transposed for the call (WT0, VT0) */
+            const int cols = l == 0 && WT0 != NULL;
+            REAL *W = cols ? WT0 : params + net->w_off[l];
+            REAL *V = cols ? VT0 : velocity + net->w_off[l];
             REAL *g = deltas + net->cum[l + 1];
             REAL *dx = l > 0 ? deltas + net->cum[l] : NULL;
             /* The weights of layer l are read (for dx) before they are updated, and
              * layers above were already updated: their dx came from old weights. */
-            if (l == 0 && WT0 != NULL) {
-                if (mu != 0 && cfg->nesterov)
-                    FN(dense_cols_sgd_step)(WT0, VT0, in, g, eta, mu, l2, d, h, 1, 1, 1);
-                else if (mu != 0)
-                    FN(dense_cols_sgd_step)(WT0, VT0, in, g, eta, mu, l2, d, h, 1, 1, 0);
-                else if (l2 != 0)
-                    FN(dense_cols_sgd_step)(WT0, NULL, in, g, eta, mu, l2, d, h, 1, 0, 0);
-                else
-                    FN(dense_cols_sgd_step)(WT0, NULL, in, g, eta, mu, l2, d, h, 0, 0, 0);
-            } else if (mu != 0 && cfg->nesterov)
-                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1);
+            if (mu != 0 && cfg->nesterov)
+                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1);
             else if (mu != 0)
-                FN(dense_sgd_step)(W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0);
+                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0);
             else if (l2 != 0)
-                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0);
+                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0);
             else
-                FN(dense_sgd_step)(W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0);
+                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0);
             FN(bias_sgd_step)(cfg, params + net->b_off[l], velocity + net->b_off[l], g, eta, h);
             if (dx != NULL)
                 (void)FN(activation_backward)(net->act[l - 1], dx, acts + net->cum[l], d);
