@@ -34,7 +34,7 @@ typedef struct {
     const fnet_size *sizes;     /* L + 1 widths */
     const fnet_size *w_off;     /* L offsets of W_l (sizes[l+1], sizes[l]) in params */
     const fnet_size *b_off;     /* L offsets of b_l in params */
-    const fnet_size *cum;       /* L + 2 prefix sums of sizes: layer l's slot in work */
+    const fnet_size *cum;       /* L + 2 prefix sums of sizes (each padded to 64 bytes): layer l's slot in work */
     const int *act;             /* L - 1 hidden activation codes (fnet_activation) */
     int output;                 /* the head (fnet_output) */
 } fnet_layout;

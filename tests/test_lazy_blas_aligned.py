@@ -120,3 +120,30 @@ def test_first_matrix_products_from_several_threads_at_once(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and "ok" in proc.stdout, (proc.returncode,
                                                               proc.stderr[-500:])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes", [(1, 64, 64, 2), (3, 5, 7, 2), (64, 32, 10)])
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_every_layer_slot_of_a_workspace_starts_on_a_cache_line(dtype, sizes, capacity):
+    # the per-sample loop reads each layer's values from its slot: misaligned, vector
+    # loads straddle lines (G float32 was ~30% slower in some processes)
+    net = fastnet.MLP(sizes, "tanh", "softmax", dtype=dtype, seed=0)
+    plan = net._plan(capacity)
+    itemsize = np.dtype(dtype).itemsize
+    for buf in (plan.acts, plan.deltas):
+        base = buf.ctypes.data
+        assert base % 64 == 0
+        start = 0
+        for s in sizes:                 # each slot holds capacity rows of s values
+            assert (base + start * itemsize) % 64 == 0
+            start += capacity * (-(-s * itemsize // 64) * 64 // itemsize)
+        assert start <= buf.shape[0]
+    # and the padding changes no value: a fit and a forward pass as the reference's
+    X = np.random.default_rng(1).standard_normal((20, sizes[0])).astype(dtype)
+    y = np.arange(20) % sizes[-1]
+    ref = fastnet.reference.MLP(sizes, "tanh", "softmax", dtype=dtype, seed=0)
+    for m in (net, ref):
+        m.fit(X, y, epochs=2, learning_rate=0.05, batch_size=capacity)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(net.forward(X), ref.forward(X), rtol=tol, atol=tol)
