@@ -6,12 +6,14 @@ pages are touched). Threads: one model, one thread at a time; reads are serialis
 (they share the compiled workspaces) and fit takes the model for itself.
 """
 import contextlib
+import functools
 import os
 import threading
 
 import numpy as np
 
 
+@functools.lru_cache(maxsize=None)   # asked by every fit: two system calls each time
 def physical_memory():
     """Bytes of RAM of this machine (None where the OS does not say)."""
     try:
@@ -21,9 +23,11 @@ def physical_memory():
 
 
 def check_fits_in_memory(nbytes, what):
-    """MemoryError before any work when `what` needs more bytes than the machine has."""
+    """MemoryError before any work when `what` (a text, or a function that makes it:
+    only a failing check needs it) needs more bytes than the machine has."""
     limit = physical_memory() or 2 ** 46
     if nbytes > limit:
+        what = what() if callable(what) else what
         raise MemoryError(f"{what} need {_gib(nbytes)} GiB, more than this machine's "
                           f"{limit / 2**30:.4g} GiB of memory")
 
@@ -49,14 +53,16 @@ def check_fit_memory(n_params, dtype, optimizer, sizes, workspace_rows, n, weigh
     the parameters, gradients and optimizer state; the epoch's snapshot of params and
     state (and the best epoch's, keep_best: restore_best_weights); workspaces of
     activations and deltas for `workspace_rows` rows; the epoch's order of n rows, n
-    weights (weighted) and the outputs of n_val validation rows."""
+    weights (weighted) and the outputs of n_val validation rows. what: as in
+    check_fits_in_memory."""
     n_state = len(optimizer.state)
     values = ((2 + n_state) * n_params + (1 + n_state) * n_params * (2 if keep_best else 1)
               + 2 * workspace_rows * sum(sizes) + (n if weighted else 0)
               + n_val * sizes[-1])
     check_fits_in_memory(values * dtype.itemsize + n * np.dtype(np.intp).itemsize,
-                         f"the parameters, gradients, {optimizer.name} state, snapshots "
-                         f"and workspaces of the {what}")
+                         lambda: f"the parameters, gradients, {optimizer.name} state, "
+                                 f"snapshots and workspaces of the "
+                                 f"{what() if callable(what) else what}")
 
 
 class ModelLock:

@@ -98,26 +98,32 @@ cdef class Plan:
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
-        self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
-        self.w_off = np.ascontiguousarray(w_off, dtype=np.intp)
-        self.b_off = np.ascontiguousarray(b_off, dtype=np.intp)
-        self.n_layers = self.sizes.shape[0] - 1
-        # the kernels trust this layout: it must be the one fastnet._params computes
-        sz = np.asarray(self.sizes)
-        if self.n_layers < 1 or (sz < 1).any() or len(act_codes) != self.n_layers - 1:
-            raise ValueError(f"sizes {list(sz)} and {len(act_codes)} activation codes "
+        # The kernels trust this layout: it must be the one fastnet._params computes.
+        # Checked on Python ints (a plan is made by every fit: numpy calls on arrays of
+        # a few elements cost more than the layers' arithmetic here).
+        sz = [int(s) for s in sizes]
+        cdef Py_ssize_t L = len(sz) - 1, l
+        if L < 1 or min(sz) < 1 or len(act_codes) != L - 1:
+            raise ValueError(f"sizes {sz} and {len(act_codes)} activation codes "
                              f"are not a network's layout")
-        w_sizes = sz[1:] * sz[:self.n_layers]
-        if (self.w_off.shape[0] != self.n_layers or self.b_off.shape[0] != self.n_layers
-                or n_weights != w_sizes.sum()
-                or (np.asarray(self.w_off) != np.cumsum(w_sizes) - w_sizes).any()
-                or (np.asarray(self.b_off) != n_weights + np.cumsum(sz[1:]) - sz[1:]).any()):
+        want_w, want_b, at_w, at_b = [], [], 0, n_weights
+        for l in range(L):
+            want_w.append(at_w)
+            want_b.append(at_b)
+            at_w += sz[l] * sz[l + 1]
+            at_b += sz[l + 1]
+        if (n_weights != at_w or [int(o) for o in w_off] != want_w
+                or [int(o) for o in b_off] != want_b):
             raise ValueError("w_off, b_off and n_weights are not the layout of sizes "
-                             f"{list(sz)} (see fastnet._params.param_layout)")
+                             f"{sz} (see fastnet._params.param_layout)")
+        self.n_layers = L
+        self.sizes = np.array(sz, dtype=np.intp)
+        self.w_off = np.array(want_w, dtype=np.intp)
+        self.b_off = np.array(want_b, dtype=np.intp)
         self.n_weights = n_weights
-        self.n_params = self.b_off[self.n_layers - 1] + self.sizes[self.n_layers]
+        self.n_params = at_b
         # act_codes has one entry per hidden layer; pad so it is never empty.
-        self.act_codes = np.ascontiguousarray(list(act_codes) + [0], dtype=np.intc)
+        self.act_codes = np.array(list(act_codes) + [0], dtype=np.intc)
         self.output_code = output_code
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
@@ -127,11 +133,13 @@ cdef class Plan:
         # boundary, so every layer's rows start on a cache line (G float32 ran ~30%
         # slower, from one process to the next, with its 64 hidden values straddling
         # lines where numpy's 16-byte-aligned allocation put them).
-        pad = max(1, _ALIGN // np.dtype(dtype).itemsize)
-        slots = -(-sz // pad) * pad
-        self.cum = np.ascontiguousarray(np.concatenate([[0], np.cumsum(slots)]),
-                                        dtype=np.intp)
-        total = capacity * self.cum[self.n_layers + 1]
+        dtype = np.dtype(dtype)
+        pad = max(1, _ALIGN // dtype.itemsize)
+        cum = [0]
+        for l in range(L + 1):
+            cum.append(cum[l] + -(-sz[l] // pad) * pad)
+        self.cum = np.array(cum, dtype=np.intp)
+        total = capacity * cum[L + 1]
         # One buffer, activations then deltas: the layout _persample.c expects.
         self.work = aligned_zeros(2 * total, dtype)
         self.acts = self.work[:total]

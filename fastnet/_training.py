@@ -388,7 +388,7 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
                      FIRST_CHUNK_ROWS + (0 if schedule.split else batch_size),
                      n, weights is not None or schedule.split is not None,
                      0 if validation is None else validation[0].shape[0],
-                     stopping is not None and stopping.restore, f"fit of {net!r}")
+                     stopping is not None and stopping.restore, lambda: f"fit of {net!r}")
     take_up(net, optimizer)
     fast_paths = optimizer.fast_paths(config)
     progress = Progress(epochs, n, verbose)
