@@ -397,18 +397,27 @@ FNET_INLINE REAL FN(head_clipped_loss_row)(int code, const REAL *out, fnet_size 
  *   w += v, or with Nesterov's momentum w += mu v - eta g (scikit-learn's form: the
  *   step looks ahead along the new velocity);  without momentum w -= eta g.
  * has_l2 / has_momentum / nesterov are constants at every call site, so each variant
- * compiles to a branch-free vector loop. */
+ * compiles to a branch-free vector loop. FNET_SGD_STEP is the one definition: W, V and
+ * G are lvalues (G is changed by l2), scalars here, or GCC vectors of parameters in
+ * the per-sample loop's first layer (each lane computes exactly the scalar step). */
+#ifndef FNET_SGD_STEP
+#define FNET_SGD_STEP(W, V, G, eta, mu, l2, has_l2, has_momentum, nesterov)        \
+    do {                                                                           \
+        if (has_l2)                                                                \
+            (G) = (G) + (l2) * (W);                                                \
+        if (has_momentum) {                                                        \
+            (V) = (mu) * (V) - (eta) * (G);                                        \
+            (W) = (W) + ((nesterov) ? (mu) * (V) - (eta) * (G) : (V));             \
+        } else {                                                                   \
+            (W) = (W) - (eta) * (G);                                               \
+        }                                                                          \
+    } while (0)
+#endif
+
 FNET_INLINE void FN(sgd_step)(REAL *w, REAL *v, REAL g, REAL eta, REAL mu, REAL l2,
                               const int has_l2, const int has_momentum, const int nesterov)
 {
-    if (has_l2)
-        g = g + l2 * (*w);
-    if (has_momentum) {
-        *v = mu * (*v) - eta * g;
-        *w = *w + (nesterov ? mu * (*v) - eta * g : *v);
-    } else {
-        *w = *w - eta * g;
-    }
+    FNET_SGD_STEP(*w, *v, g, eta, mu, l2, has_l2, has_momentum, nesterov);
 }
 
 FNET_INLINE void FN(sgd_range)(REAL *restrict w, REAL *restrict v, const REAL *restrict g,

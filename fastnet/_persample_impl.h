@@ -124,53 +124,119 @@ FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
         out[j] = FN(dot)(W + j * d, in, d) + b[j];
 }
 
-/* out (h) = WT (d, h)^T in (d) + b (h), for a first layer kept transposed during an
- * epoch (FN(persample_epoch)): a sweep over the inputs c, each adding in[c] times row
- * c of WT to FNET_LANES outputs at once, so no horizontal sums. Each output sums its
- * products in four partial sums (c mod 4, each in order of c) combined as
- * (s0 + s1) + (s2 + s3), then the last d mod 4 products in order, then the bias: a
- * fixed order, the same on every instruction set (each lane is one output). */
-FNET_INLINE void FN(dense_cols)(REAL *restrict out, const REAL *restrict WT,
+/* The step of FNET_LANES weights of one row of a first layer kept transposed, w[j] =
+ * WT[c, j0 + j] (velocity v), gradient gb[j] x_c: each weight exactly as
+ * FN(dense_sgd_step) steps it, vectorised across j. */
+FNET_INLINE void FN(cols_row_step)(REAL *restrict w, REAL *restrict v, const REAL *gb,
+                                   REAL x_c, REAL eta, REAL mu, REAL l2, const int has_l2,
+                                   const int has_momentum, const int nesterov)
+{
+    fnet_size j;
+    v = has_momentum ? v : w;   /* unused without momentum */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 1   /* vectorised as a loop: GCC's unrolled form stayed scalar for float */
+#endif
+    for (j = 0; j < FNET_LANES; j++)
+        FN(sgd_step)(w + j, v + j, gb[j] * x_c, eta, mu, l2, has_l2, has_momentum, nesterov);
+}
+
+/* The SGD step of a first layer kept transposed (no input gradient), if any, then its
+ * forward pass for the next row, in one pass over WT (d, h):
+ *   (step: WT[c, j] <- sgd_step(WT[c, j], gradient g[j] prev[c]))
+ *   out (h) = WT (d, h)^T in (d) + b (h), with the stepped weights
+ * The forward pass is a sweep over the inputs c, each adding in[c] times row c of WT to
+ * FNET_LANES outputs at once, so no horizontal sums; each output sums its products in
+ * four partial sums (c mod 4, each in order of c) combined as (s0 + s1) + (s2 + s3),
+ * then the last d mod 4 products in order, then the bias: a fixed order, the same on
+ * every instruction set (each lane is one output) and with or without the step. With
+ * the step, each row of WT is stepped just before it is read, so the weights are loaded
+ * and stored once per sample instead of twice (step, then the next forward pass). */
+FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
                                 const REAL *restrict in, const REAL *restrict b,
-                                fnet_size d, fnet_size h)
+                                fnet_size d, fnet_size h, const int step,
+                                REAL *restrict VT, const REAL *restrict prev,
+                                const REAL *restrict g, REAL eta, REAL mu, REAL l2,
+                                const int has_l2, const int has_momentum, const int nesterov)
 {
     const fnet_size d4 = d - d % 4;
     fnet_size j0 = 0, j, c;
+    /* row c + k of the block (w points to row c): stepped through w itself, which the
+     * sums then read (so no restrict on w) */
+#define FNET_ROW_STEP(k)                                                                   \
+    if (step)                                                                              \
+        FN(cols_row_step)(w + (k) * h, has_momentum ? VT + (c + (k)) * h + j0 : NULL, gb, \
+                          prev[c + (k)], eta, mu, l2, has_l2, has_momentum, nesterov)
 #if FNET_VECTOR_EXT
     /* the same sums in GCC's vectors of FNET_HALF outputs (two per block) */
+    /* Row c + k of the block (w points to row c) added to the sums (lo, hi): with the
+     * step, the row's two vectors are stepped in registers (FNET_SGD_STEP, lane by
+     * lane the scalar step), stored, and summed from the registers (summing them
+     * back from memory waited on the stores: A ran no faster than in two passes). */
+#define FNET_VSTEP(k, wl, wh)                                                           \
+    FN(vec) wl = *(const FN(uvec) *)(w + (k) * h),                                      \
+            wh = *(const FN(uvec) *)(w + (k) * h + FNET_HALF);                          \
+    if (step) {                                                                         \
+        REAL *wk = w + (k) * h;                                                         \
+        REAL *vk = has_momentum ? VT + (c + (k)) * h + j0 : wk;                         \
+        FN(vec) vl = *(const FN(uvec) *)vk, vh = *(const FN(uvec) *)(vk + FNET_HALF);   \
+        FN(vec) gl = gbl * prev[c + (k)], gh = gbh * prev[c + (k)];                     \
+        FNET_SGD_STEP(wl, vl, gl, eta, mu, l2, has_l2, has_momentum, nesterov);         \
+        FNET_SGD_STEP(wh, vh, gh, eta, mu, l2, has_l2, has_momentum, nesterov);         \
+        *(FN(uvec) *)wk = wl;                                                           \
+        *(FN(uvec) *)(wk + FNET_HALF) = wh;                                             \
+        if (has_momentum) {                                                             \
+            *(FN(uvec) *)vk = vl;                                                       \
+            *(FN(uvec) *)(vk + FNET_HALF) = vh;                                         \
+        }                                                                               \
+    }
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
-        const REAL *restrict w = WT + j0;
+        REAL *w = WT + j0;
         FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0},
-                b3 = {0};
+                b3 = {0}, gbl = {0}, gbh = {0};
+        if (step) {
+            gbl = *(const FN(uvec) *)(g + j0);
+            gbh = *(const FN(uvec) *)(g + j0 + FNET_HALF);
+        }
         for (c = 0; c < d4; c += 4, w += 4 * h) {
-            const REAL x0 = in[c], x1 = in[c + 1], x2 = in[c + 2], x3 = in[c + 3];
-            a0 += x0 * *(const FN(uvec) *)w;
-            b0 += x0 * *(const FN(uvec) *)(w + FNET_HALF);
-            a1 += x1 * *(const FN(uvec) *)(w + h);
-            b1 += x1 * *(const FN(uvec) *)(w + h + FNET_HALF);
-            a2 += x2 * *(const FN(uvec) *)(w + 2 * h);
-            b2 += x2 * *(const FN(uvec) *)(w + 2 * h + FNET_HALF);
-            a3 += x3 * *(const FN(uvec) *)(w + 3 * h);
-            b3 += x3 * *(const FN(uvec) *)(w + 3 * h + FNET_HALF);
+            FNET_VSTEP(0, w0l, w0h)
+            FNET_VSTEP(1, w1l, w1h)
+            FNET_VSTEP(2, w2l, w2h)
+            FNET_VSTEP(3, w3l, w3h)
+            a0 += in[c] * w0l;
+            b0 += in[c] * w0h;
+            a1 += in[c + 1] * w1l;
+            b1 += in[c + 1] * w1h;
+            a2 += in[c + 2] * w2l;
+            b2 += in[c + 2] * w2h;
+            a3 += in[c + 3] * w3l;
+            b3 += in[c + 3] * w3h;
         }
         a0 = (a0 + a1) + (a2 + a3);
         b0 = (b0 + b1) + (b2 + b3);
         for (c = d4; c < d; c++, w += h) {
-            a0 += in[c] * *(const FN(uvec) *)w;
-            b0 += in[c] * *(const FN(uvec) *)(w + FNET_HALF);
+            FNET_VSTEP(0, w0l, w0h)
+            a0 += in[c] * w0l;
+            b0 += in[c] * w0h;
         }
         *(FN(uvec) *)(out + j0) = a0 + *(const FN(uvec) *)(b + j0);
         *(FN(uvec) *)(out + j0 + FNET_HALF) = b0 + *(const FN(uvec) *)(b + j0 + FNET_HALF);
     }
+#undef FNET_VSTEP
 #endif
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
         /* a constant width: the partial sums stay in registers */
-        REAL s0[FNET_LANES], s1[FNET_LANES], s2[FNET_LANES], s3[FNET_LANES];
-        const REAL *restrict w = WT + j0;
-        for (j = 0; j < FNET_LANES; j++)
+        REAL s0[FNET_LANES], s1[FNET_LANES], s2[FNET_LANES], s3[FNET_LANES], gb[FNET_LANES];
+        REAL *w = WT + j0;
+        for (j = 0; j < FNET_LANES; j++) {
             s0[j] = s1[j] = s2[j] = s3[j] = 0;
+            gb[j] = step ? g[j0 + j] : 0;
+        }
         for (c = 0; c < d4; c += 4, w += 4 * h) {
             const REAL x0 = in[c], x1 = in[c + 1], x2 = in[c + 2], x3 = in[c + 3];
+            FNET_ROW_STEP(0);
+            FNET_ROW_STEP(1);
+            FNET_ROW_STEP(2);
+            FNET_ROW_STEP(3);
             for (j = 0; j < FNET_LANES; j++) {
                 s0[j] += x0 * w[j];
                 s1[j] += x1 * w[h + j];
@@ -180,13 +246,24 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, const REAL *restrict WT,
         }
         for (j = 0; j < FNET_LANES; j++)
             s0[j] = (s0[j] + s1[j]) + (s2[j] + s3[j]);
-        for (c = d4; c < d; c++, w += h)
+        for (c = d4; c < d; c++, w += h) {
+            FNET_ROW_STEP(0);
             for (j = 0; j < FNET_LANES; j++)
                 s0[j] += in[c] * w[j];
+        }
         for (j = 0; j < FNET_LANES; j++)
             out[j0 + j] = s0[j] + b[j0 + j];
     }
-    for (j = j0; j < h; j++) {       /* the last h mod FNET_LANES outputs, same order */
+#undef FNET_ROW_STEP
+    if (step && j0 < h)   /* the last h mod FNET_LANES columns: step them all first */
+        for (c = 0; c < d; c++) {
+            REAL *restrict w = WT + c * h;
+            REAL *restrict v = has_momentum ? VT + c * h : w;
+            for (j = j0; j < h; j++)
+                FN(sgd_step)(w + j, v + j, g[j] * prev[c], eta, mu, l2, has_l2, has_momentum,
+                             nesterov);
+        }
+    for (j = j0; j < h; j++) {       /* then their sums, in the same order */
         REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0, t;
         for (c = 0; c < d4; c += 4) {
             t0 += in[c] * WT[c * h + j];
@@ -203,7 +280,8 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, const REAL *restrict WT,
 
 /* The SGD step of a first layer kept transposed, WT (d, h) (no input gradient):
  * WT[c, j] <- sgd_step(WT[c, j], gradient g[j] in[c]), each weight exactly as
- * FN(dense_sgd_step) steps it, vectorised across j. */
+ * FN(dense_sgd_step) steps it, vectorised across j. (With a next row to run forward,
+ * FN(dense_cols) does this step in its own pass.) */
 FNET_INLINE void FN(dense_cols_sgd_step)(REAL *restrict WT, REAL *restrict VT,
                                          const REAL *restrict in, const REAL *restrict g,
                                          REAL eta, REAL mu, REAL l2, fnet_size d, fnet_size h,
@@ -217,17 +295,9 @@ FNET_INLINE void FN(dense_cols_sgd_step)(REAL *restrict WT, REAL *restrict VT,
         REAL gb[FNET_LANES];
         for (j = 0; j < FNET_LANES; j++)
             gb[j] = g[j0 + j];
-        for (c = 0; c < d; c++) {
-            const REAL x_c = in[c];
-            REAL *restrict w = WT + c * h + j0;
-            REAL *restrict v = has_momentum ? VT + c * h + j0 : w;   /* unused without */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1   /* vectorised as a loop: GCC's unrolled form stayed scalar for float */
-#endif
-            for (j = 0; j < FNET_LANES; j++)
-                FN(sgd_step)(w + j, v + j, gb[j] * x_c, eta, mu, l2, has_l2, has_momentum,
-                             nesterov);
-        }
+        for (c = 0; c < d; c++)
+            FN(cols_row_step)(WT + c * h + j0, has_momentum ? VT + c * h + j0 : NULL, gb,
+                              in[c], eta, mu, l2, has_l2, has_momentum, nesterov);
     }
     if (j0 < h)
         for (c = 0; c < d; c++) {
@@ -251,9 +321,11 @@ FNET_INLINE void FN(transpose)(REAL *restrict dst, const REAL *restrict src, fne
 }
 
 /* Forward pass of one row; leaves the output layer as pre-activations (the head's
- * transform is the caller's). WT0: the first layer's weights transposed, or NULL. */
+ * transform is the caller's). WT0: the first layer's weights transposed, or NULL;
+ * first_done: the first layer's pre-activations are already in their slot (computed
+ * by the previous sample's step, FN(weights_sgd_step)). */
 FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REAL *acts,
-                                 const REAL *x, const REAL *WT0)
+                                 const REAL *x, REAL *WT0, const int first_done)
 {
     fnet_size l, j, L = net->n_layers;
     for (l = 0; l < L; l++) {
@@ -261,8 +333,10 @@ FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REA
         const REAL *in = l == 0 ? x : acts + net->cum[l];
         const REAL *W = params + net->w_off[l], *b = params + net->b_off[l];
         REAL *out = acts + net->cum[l + 1];
-        if (l == 0 && WT0 != NULL) {
-            FN(dense_cols)(out, WT0, in, b, d, h);
+        if (l == 0 && first_done) {
+            /* nothing to compute */
+        } else if (l == 0 && WT0 != NULL) {
+            FN(dense_cols)(out, WT0, in, b, d, h, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0);
         } else if (d == 1) {
             /* one input: a column of weights, vectorised across rows (dot(w, x) of
              * length 1 is exactly w * x) */
@@ -342,13 +416,19 @@ FNET_INLINE void FN(dense_sgd_step)(REAL *restrict W, REAL *restrict V, REAL *re
 }
 
 /* The step of a layer's weights in the layout the epoch keeps them in: transposed,
- * (d, h), for the first layer when cols (no input gradient), else (h, d). */
+ * (d, h), for the first layer when cols (no input gradient), else (h, d). A transposed
+ * first layer with a next row (next != NULL) also runs that row forward in the same
+ * pass, into next_out, with the (already stepped) biases b. */
 FNET_INLINE void FN(weights_sgd_step)(const int cols, REAL *W, REAL *V, REAL *dx,
                                       const REAL *in, const REAL *g, REAL eta, REAL mu,
                                       REAL l2, fnet_size d, fnet_size h, const int has_l2,
-                                      const int has_momentum, const int nesterov)
+                                      const int has_momentum, const int nesterov,
+                                      const REAL *next, REAL *next_out, const REAL *b)
 {
-    if (cols)
+    if (cols && next != NULL)
+        FN(dense_cols)(next_out, W, next, b, d, h, 1, V, in, g, eta, mu, l2, has_l2,
+                       has_momentum, nesterov);
+    else if (cols)
         FN(dense_cols_sgd_step)(W, V, in, g, eta, mu, l2, d, h, has_l2, has_momentum,
                                 nesterov);
     else
@@ -394,7 +474,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     void *block = NULL;                 /* holds WT0 and VT0 */
     double total = 0, eta_d = cfg->learning_rate;
     fnet_size i, l;
-    int status = 0;
+    int status = 0, first_done = 0;   /* first_done: see FN(forward_one) */
 
     switch ((fnet_optimizer)cfg->code) {   /* the optimizers this loop implements */
     case FNET_OPT_SGD:
@@ -440,7 +520,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
 
         if (i + 1 < n)   /* the next sample's row, while this one is computed */
             FN(prefetch_row)(X + order[i + 1] * d0, d0);
-        FN(forward_one)(net, params, acts, x, WT0);
+        FN(forward_one)(net, params, acts, x, WT0, first_done);
         step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
         /* what the total takes: the weighted loss (finite weights can overflow a finite
          * loss; a weight of 0 makes any loss nothing) */
@@ -462,17 +542,28 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
             REAL *V = cols ? VT0 : velocity + net->w_off[l];
             REAL *g = deltas + net->cum[l + 1];
             REAL *dx = l > 0 ? deltas + net->cum[l] : NULL;
+            REAL *b = params + net->b_off[l];
+            /* A transposed first layer runs the next row forward in its step's pass
+             * (into its slot, free by now: the layer above has taken its step), with
+             * the stepped biases: the biases go first (they touch nothing else). */
+            const REAL *next = cols && i + 1 < n ? X + order[i + 1] * d0 : NULL;
+            FN(bias_sgd_step)(cfg, b, velocity + net->b_off[l], g, eta, h);
             /* The weights of layer l are read (for dx) before they are updated, and
              * layers above were already updated: their dx came from old weights. */
             if (mu != 0 && cfg->nesterov)
-                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1);
+                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1, next,
+                                     acts + net->cum[1], b);
             else if (mu != 0)
-                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0);
+                FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0, next,
+                                     acts + net->cum[1], b);
             else if (l2 != 0)
-                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0);
+                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0,
+                                     next, acts + net->cum[1], b);
             else
-                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0);
-            FN(bias_sgd_step)(cfg, params + net->b_off[l], velocity + net->b_off[l], g, eta, h);
+                FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0,
+                                     next, acts + net->cum[1], b);
+            if (cols)
+                first_done = next != NULL;
             if (dx != NULL)
                 (void)FN(activation_backward)(net->act[l - 1], dx, acts + net->cum[l], d);
         }
@@ -498,7 +589,7 @@ int FN(forward_row)(const fnet_layout *net, const REAL *params, REAL *work, cons
     fnet_size j;
     if (fnet_layout_check(net) != 0)
         return -1;
-    FN(forward_one)(net, params, work, x, NULL);
+    FN(forward_one)(net, params, work, x, NULL, 0);
     (void)FN(head_output_row)(net->output, z, k);
     for (j = 0; j < k; j++)
         out[j] = z[j];
