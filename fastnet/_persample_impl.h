@@ -79,7 +79,11 @@ FNET_INLINE void FN(sum_rows)(FN(vec) *a)
 /* out (h) = W (h, d) in (d) + b (h), every row's dot product summed exactly as FN(dot)
  * sums it (so every path and instruction set gets the same bits). With GCC's vector
  * extensions, FNET_HALF rows are summed together by FN(sum_rows); the last block
- * pads with zero rows (never read from W). */
+ * pads with zero rows (never read from W). Within a block, rows go four at a time:
+ * each vector of `in` is loaded once for the four, and their eight partial sums are
+ * eight independent chains (one row at a time was one chain of two, latency-bound);
+ * each row's lanes still add their products in order of c. */
+#define FNET_LD(p) (*(const FN(uvec) *)(p))
 FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
                                 const REAL *restrict in, const REAL *restrict b,
                                 fnet_size d, fnet_size h)
@@ -90,32 +94,64 @@ FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
         const fnet_size full = d - d % FNET_LANES;
         for (; j < h; j += FNET_HALF) {
             const fnet_size rows = h - j < FNET_HALF ? h - j : FNET_HALF;
+            const REAL *restrict wj = W + j * d;
             FN(vec) acc[FNET_HALF];
             REAL tail[FNET_HALF];
-            fnet_size r, c;
-            for (r = 0; r < rows; r++) {
-                const REAL *w = W + (j + r) * d;
-                FN(vec) lo = *(const FN(uvec) *)w * *(const FN(uvec) *)in;
-                FN(vec) hi = *(const FN(uvec) *)(w + FNET_HALF)
-                             * *(const FN(uvec) *)(in + FNET_HALF);
-                REAL t = 0;
+            fnet_size r = 0, c, i;
+            for (; r + 4 <= rows; r += 4) {
+                const REAL *w0 = wj + r * d, *w1 = w0 + d, *w2 = w1 + d, *w3 = w2 + d;
+                FN(vec) x0 = FNET_LD(in), x1 = FNET_LD(in + FNET_HALF);
+                FN(vec) lo0 = FNET_LD(w0) * x0, hi0 = FNET_LD(w0 + FNET_HALF) * x1;
+                FN(vec) lo1 = FNET_LD(w1) * x0, hi1 = FNET_LD(w1 + FNET_HALF) * x1;
+                FN(vec) lo2 = FNET_LD(w2) * x0, hi2 = FNET_LD(w2 + FNET_HALF) * x1;
+                FN(vec) lo3 = FNET_LD(w3) * x0, hi3 = FNET_LD(w3 + FNET_HALF) * x1;
                 for (c = FNET_LANES; c < full; c += FNET_LANES) {
-                    lo += *(const FN(uvec) *)(w + c) * *(const FN(uvec) *)(in + c);
-                    hi += *(const FN(uvec) *)(w + c + FNET_HALF)
-                          * *(const FN(uvec) *)(in + c + FNET_HALF);
+                    x0 = FNET_LD(in + c);
+                    x1 = FNET_LD(in + c + FNET_HALF);
+                    lo0 += FNET_LD(w0 + c) * x0;
+                    hi0 += FNET_LD(w0 + c + FNET_HALF) * x1;
+                    lo1 += FNET_LD(w1 + c) * x0;
+                    hi1 += FNET_LD(w1 + c + FNET_HALF) * x1;
+                    lo2 += FNET_LD(w2 + c) * x0;
+                    hi2 += FNET_LD(w2 + c + FNET_HALF) * x1;
+                    lo3 += FNET_LD(w3 + c) * x0;
+                    hi3 += FNET_LD(w3 + c + FNET_HALF) * x1;
                 }
-                for (c = full; c < d; c++)
-                    t += w[c] * in[c];
-                acc[r] = lo + hi;        /* the tree's first step */
-                tail[r] = t;
+                acc[r] = lo0 + hi0;        /* the tree's first step */
+                acc[r + 1] = lo1 + hi1;
+                acc[r + 2] = lo2 + hi2;
+                acc[r + 3] = lo3 + hi3;
             }
-            for (; r < FNET_HALF; r++) {
-                acc[r] = (FN(vec)){0};
-                tail[r] = 0;
+            for (; r < rows; r++) {
+                const REAL *w = wj + r * d;
+                FN(vec) lo = FNET_LD(w) * FNET_LD(in);
+                FN(vec) hi = FNET_LD(w + FNET_HALF) * FNET_LD(in + FNET_HALF);
+                for (c = FNET_LANES; c < full; c += FNET_LANES) {
+                    lo += FNET_LD(w + c) * FNET_LD(in + c);
+                    hi += FNET_LD(w + c + FNET_HALF) * FNET_LD(in + c + FNET_HALF);
+                }
+                acc[r] = lo + hi;
             }
+            if (rows < FNET_HALF)   /* all of them: a constant count, no call to memset */
+                for (i = 0; i < FNET_HALF; i++)
+                    if (i >= rows)
+                        acc[i] = (FN(vec)){0};
+            for (i = 0; i < FNET_HALF; i++)
+                tail[i] = 0;
+            if (full < d)           /* the last d mod FNET_LANES products, in order */
+                for (r = 0; r < rows; r++) {
+                    const REAL *w = wj + r * d;
+                    REAL t = 0;
+                    for (c = full; c < d; c++)
+                        t += w[c] * in[c];
+                    tail[r] = t;
+                }
             FN(sum_rows)(acc);
-            for (r = 0; r < rows; r++)
-                out[j + r] = (acc[0][r] + tail[r]) + b[j + r];
+            if (rows == FNET_HALF)  /* the same additions, lane by lane */
+                *(FN(uvec) *)(out + j) = (acc[0] + FNET_LD(tail)) + FNET_LD(b + j);
+            else
+                for (r = 0; r < rows; r++)
+                    out[j + r] = (acc[0][r] + tail[r]) + b[j + r];
         }
         return;
     }
@@ -123,6 +159,7 @@ FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
     for (; j < h; j++)
         out[j] = FN(dot)(W + j * d, in, d) + b[j];
 }
+#undef FNET_LD
 
 /* out (h) = WT (d, h)^T in (d) + b (h), for a first layer kept transposed during an
  * epoch (FN(persample_epoch)): a sweep over the inputs c, each adding in[c] times row
