@@ -49,29 +49,41 @@ typedef FNET_MASK_INT FN(ivec) __attribute__((vector_size(FNET_HALF * sizeof(REA
 /* Lane r of a[0] = the rest of FN(dot)'s tree for the FNET_HALF rows in a, whose first
  * step (lane k += lane k + HALF) is done: a[r] holds row r's HALF sums (a is
  * overwritten; no vector is returned, so no vector-return ABI). Each further step
- * (lane k += lane k + w) is done for two rows at once: the lanes of P and Q with bit
- * w clear, plus those with it set. So HALF rows take HALF - 1 vector additions instead
- * of a chain of shuffles and scalar additions each; each row is summed in the same
- * order as FN(dot) sums it. */
+ * (lane k += lane k + w) is done for two or more rows at once, P and Q's lanes
+ * gathered by two shuffles and added. So HALF rows take HALF - 1 vector additions
+ * instead of a chain of shuffles and scalar additions each; each row is summed in
+ * the same order as FN(dot) sums it. The first step pairs row r with row r + HALF/2
+ * (whole 128-bit halves moved); the later ones move values within 128-bit halves
+ * only (shufps and unpck, one cycle, where the old order of pairs needed two-source
+ * permutes across halves), and the rows come out in order. */
 #define FNET_TREE_STEP(P, Q, LO, HI) (__builtin_shuffle(P, Q, LO) + __builtin_shuffle(P, Q, HI))
 FNET_INLINE void FN(sum_rows)(FN(vec) *a)
 {
-    int i;
 #if FNET_LANES == 16
+    /* rows r and r + 4 -> [row r's 4 sums | row r + 4's]: lane k += lane k + 4 */
     const FN(ivec) lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    const FN(ivec) lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
-    const FN(ivec) lo1 = {0, 2, 4, 6, 8, 10, 12, 14}, hi1 = {1, 3, 5, 7, 9, 11, 13, 15};
-    for (i = 0; i < 4; i++)        /* 8 rows of 8 -> 4 vectors of 2 rows of 4 */
-        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo4, hi4);
+    /* lane k += lane k + 2 within each half: [r: 2 | r + 1: 2 | r + 4: 2 | r + 5: 2] */
+    const FN(ivec) lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    /* lane k += lane k + 1: [rows 0..3 | rows 4..7] */
+    const FN(ivec) lo1 = {0, 2, 8, 10, 4, 6, 12, 14}, hi1 = {1, 3, 9, 11, 5, 7, 13, 15};
+    const FN(vec) t0 = FNET_TREE_STEP(a[0], a[4], lo4, hi4);
+    const FN(vec) t1 = FNET_TREE_STEP(a[1], a[5], lo4, hi4);
+    const FN(vec) t2 = FNET_TREE_STEP(a[2], a[6], lo4, hi4);
+    const FN(vec) t3 = FNET_TREE_STEP(a[3], a[7], lo4, hi4);
+    const FN(vec) u0 = FNET_TREE_STEP(t0, t1, lo2, hi2);
+    const FN(vec) u1 = FNET_TREE_STEP(t2, t3, lo2, hi2);
+    a[0] = FNET_TREE_STEP(u0, u1, lo1, hi1);
 #elif FNET_LANES == 8
+    /* rows r and r + 2 -> [row r's 2 sums | row r + 2's]: lane k += lane k + 2 */
     const FN(ivec) lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-    const FN(ivec) lo1 = {0, 2, 4, 6}, hi1 = {1, 3, 5, 7};
+    /* lane k += lane k + 1 within each half: [rows 0, 1 | rows 2, 3] */
+    const FN(ivec) lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7};
+    const FN(vec) t0 = FNET_TREE_STEP(a[0], a[2], lo2, hi2);
+    const FN(vec) t1 = FNET_TREE_STEP(a[1], a[3], lo2, hi2);
+    a[0] = FNET_TREE_STEP(t0, t1, lo1, hi1);
 #else
 #error "FNET_LANES must be 8 or 16"
 #endif
-    for (i = 0; i < 2; i++)        /* -> 2 vectors of HALF / 2 rows of 2 */
-        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo2, hi2);
-    a[0] = FNET_TREE_STEP(a[0], a[1], lo1, hi1);   /* -> lane r: row r's sum */
 }
 #undef FNET_TREE_STEP
 #endif
