@@ -16,6 +16,8 @@ from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
 from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 
 cimport numpy as cnp
 import numpy as np
@@ -96,6 +98,7 @@ cdef class Plan:
     cdef bint f32
     cdef readonly bint labels_head   # the head's truth is class labels (else targets)
     cdef int typenum                 # numpy type number of the plan's dtype
+    cdef cnp.dtype descr             # and its descriptor
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
@@ -149,6 +152,7 @@ cdef class Plan:
         self.gathered.weights = cnp.PyArray_DATA(self.weights)
         self.labels_head = list(HEADS.values())[output_code].truth == "labels"
         self.typenum = cnp.PyArray_TYPE(self.work)
+        self.descr = self.work.dtype
         self.f32 = self.work.dtype == np.float32
 
     def bind(self, cnp.ndarray params not None):
@@ -275,12 +279,12 @@ cdef object _row_serve(Plan p, object guard, object X, bint argmax):
         return None
     if argmax:   # the outputs go to the plan's scratch (its deltas), only the class out
         dims[0] = 1
-        out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
+        out = _new_array(_INTP_DESCR, 1, dims)
         op = cnp.PyArray_DATA(p.deltas)
     else:
         dims[0] = 1
         dims[1] = k
-        out = cnp.PyArray_EMPTY(2, dims, p.typenum, 0)
+        out = _new_array(p.descr, 2, dims)
         op = cnp.PyArray_DATA(out)
     if p.f32:
         best = _forward_row(&p.layout, <float*>cnp.PyArray_DATA(p.bound),
@@ -295,6 +299,22 @@ cdef object _row_serve(Plan p, object guard, object X, bint argmax):
     if argmax:
         (<Py_ssize_t*>cnp.PyArray_DATA(out))[0] = best
     return out
+
+
+cdef extern from "numpy/arrayobject.h":
+    object _np_new_from_descr "PyArray_NewFromDescr" (
+        PyTypeObject* subtype, cnp.dtype descr, int nd, cnp.npy_intp* dims,
+        cnp.npy_intp* strides, void* data, int flags, PyObject* obj)
+
+cdef cnp.dtype _INTP_DESCR = np.dtype(np.intp)
+
+
+cdef inline object _new_array(cnp.dtype descr, int nd, cnp.npy_intp* dims):
+    # np.empty(dims, descr), C order, straight from the descriptor (no type number
+    # lookup); PyArray_NewFromDescr steals a reference to descr
+    Py_INCREF(descr)
+    return _np_new_from_descr(<PyTypeObject*>cnp.ndarray, descr, nd, dims,
+                              NULL, NULL, 0, NULL)
 
 
 cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint writable):
