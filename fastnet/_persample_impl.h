@@ -94,14 +94,17 @@ FNET_INLINE void FN(sum_rows)(FN(vec) *a)
  * pads with zero rows (never read from W). Within a block, rows go four at a time:
  * each vector of `in` is loaded once for the four, and their eight partial sums are
  * eight independent chains (one row at a time was one chain of two, latency-bound);
- * each row's lanes still add their products in order of c. */
-#define FNET_LD(p) (*(const FN(uvec) *)(p))
+ * each row's lanes still add their products in order of c. The tail products (d mod
+ * FNET_LANES of them) are summed only when there are any (else the tail is 0, added
+ * as before), and a full block's outputs are stored as one vector (the same two
+ * additions per lane). */
 FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
                                 const REAL *restrict in, const REAL *restrict b,
                                 fnet_size d, fnet_size h)
 {
     fnet_size j = 0;
 #if FNET_VECTOR_EXT
+#define FNET_LD(p) (*(const FN(uvec) *)(p))
     if (d >= FNET_LANES) {
         const fnet_size full = d - d % FNET_LANES;
         for (; j < h; j += FNET_HALF) {
@@ -167,11 +170,11 @@ FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
         }
         return;
     }
+#undef FNET_LD
 #endif
     for (; j < h; j++)
         out[j] = FN(dot)(W + j * d, in, d) + b[j];
 }
-#undef FNET_LD
 
 /* out (h) = WT (d, h)^T in (d) + b (h), for a first layer kept transposed during an
  * epoch (FN(persample_epoch)): a sweep over the inputs c, each adding in[c] times row
