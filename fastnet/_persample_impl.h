@@ -49,29 +49,41 @@ typedef FNET_MASK_INT FN(ivec) __attribute__((vector_size(FNET_HALF * sizeof(REA
 /* Lane r of a[0] = the rest of FN(dot)'s tree for the FNET_HALF rows in a, whose first
  * step (lane k += lane k + HALF) is done: a[r] holds row r's HALF sums (a is
  * overwritten; no vector is returned, so no vector-return ABI). Each further step
- * (lane k += lane k + w) is done for two rows at once: the lanes of P and Q with bit
- * w clear, plus those with it set. So HALF rows take HALF - 1 vector additions instead
- * of a chain of shuffles and scalar additions each; each row is summed in the same
- * order as FN(dot) sums it. */
+ * (lane k += lane k + w) is done for two or more rows at once, P and Q's lanes
+ * gathered by two shuffles and added. So HALF rows take HALF - 1 vector additions
+ * instead of a chain of shuffles and scalar additions each; each row is summed in
+ * the same order as FN(dot) sums it. The first step pairs row r with row r + HALF/2
+ * (whole 128-bit halves moved); the later ones move values within 128-bit halves
+ * only (shufps and unpck, one cycle, where the old order of pairs needed two-source
+ * permutes across halves), and the rows come out in order. */
 #define FNET_TREE_STEP(P, Q, LO, HI) (__builtin_shuffle(P, Q, LO) + __builtin_shuffle(P, Q, HI))
 FNET_INLINE void FN(sum_rows)(FN(vec) *a)
 {
-    int i;
 #if FNET_LANES == 16
+    /* rows r and r + 4 -> [row r's 4 sums | row r + 4's]: lane k += lane k + 4 */
     const FN(ivec) lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    const FN(ivec) lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
-    const FN(ivec) lo1 = {0, 2, 4, 6, 8, 10, 12, 14}, hi1 = {1, 3, 5, 7, 9, 11, 13, 15};
-    for (i = 0; i < 4; i++)        /* 8 rows of 8 -> 4 vectors of 2 rows of 4 */
-        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo4, hi4);
+    /* lane k += lane k + 2 within each half: [r: 2 | r + 1: 2 | r + 4: 2 | r + 5: 2] */
+    const FN(ivec) lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    /* lane k += lane k + 1: [rows 0..3 | rows 4..7] */
+    const FN(ivec) lo1 = {0, 2, 8, 10, 4, 6, 12, 14}, hi1 = {1, 3, 9, 11, 5, 7, 13, 15};
+    const FN(vec) t0 = FNET_TREE_STEP(a[0], a[4], lo4, hi4);
+    const FN(vec) t1 = FNET_TREE_STEP(a[1], a[5], lo4, hi4);
+    const FN(vec) t2 = FNET_TREE_STEP(a[2], a[6], lo4, hi4);
+    const FN(vec) t3 = FNET_TREE_STEP(a[3], a[7], lo4, hi4);
+    const FN(vec) u0 = FNET_TREE_STEP(t0, t1, lo2, hi2);
+    const FN(vec) u1 = FNET_TREE_STEP(t2, t3, lo2, hi2);
+    a[0] = FNET_TREE_STEP(u0, u1, lo1, hi1);
 #elif FNET_LANES == 8
+    /* rows r and r + 2 -> [row r's 2 sums | row r + 2's]: lane k += lane k + 2 */
     const FN(ivec) lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-    const FN(ivec) lo1 = {0, 2, 4, 6}, hi1 = {1, 3, 5, 7};
+    /* lane k += lane k + 1 within each half: [rows 0, 1 | rows 2, 3] */
+    const FN(ivec) lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7};
+    const FN(vec) t0 = FNET_TREE_STEP(a[0], a[2], lo2, hi2);
+    const FN(vec) t1 = FNET_TREE_STEP(a[1], a[3], lo2, hi2);
+    a[0] = FNET_TREE_STEP(t0, t1, lo1, hi1);
 #else
 #error "FNET_LANES must be 8 or 16"
 #endif
-    for (i = 0; i < 2; i++)        /* -> 2 vectors of HALF / 2 rows of 2 */
-        a[i] = FNET_TREE_STEP(a[2 * i], a[2 * i + 1], lo2, hi2);
-    a[0] = FNET_TREE_STEP(a[0], a[1], lo1, hi1);   /* -> lane r: row r's sum */
 }
 #undef FNET_TREE_STEP
 #endif
@@ -79,46 +91,86 @@ FNET_INLINE void FN(sum_rows)(FN(vec) *a)
 /* out (h) = W (h, d) in (d) + b (h), every row's dot product summed exactly as FN(dot)
  * sums it (so every path and instruction set gets the same bits). With GCC's vector
  * extensions, FNET_HALF rows are summed together by FN(sum_rows); the last block
- * pads with zero rows (never read from W). */
+ * pads with zero rows (never read from W). Within a block, rows go four at a time:
+ * each vector of `in` is loaded once for the four, and their eight partial sums are
+ * eight independent chains (one row at a time was one chain of two, latency-bound);
+ * each row's lanes still add their products in order of c. The tail products (d mod
+ * FNET_LANES of them) are summed only when there are any (else the tail is 0, added
+ * as before), and a full block's outputs are stored as one vector (the same two
+ * additions per lane). */
 FNET_INLINE void FN(dense_rows)(REAL *restrict out, const REAL *restrict W,
                                 const REAL *restrict in, const REAL *restrict b,
                                 fnet_size d, fnet_size h)
 {
     fnet_size j = 0;
 #if FNET_VECTOR_EXT
+#define FNET_LD(p) (*(const FN(uvec) *)(p))
     if (d >= FNET_LANES) {
         const fnet_size full = d - d % FNET_LANES;
         for (; j < h; j += FNET_HALF) {
             const fnet_size rows = h - j < FNET_HALF ? h - j : FNET_HALF;
+            const REAL *restrict wj = W + j * d;
             FN(vec) acc[FNET_HALF];
             REAL tail[FNET_HALF];
-            fnet_size r, c;
-            for (r = 0; r < rows; r++) {
-                const REAL *w = W + (j + r) * d;
-                FN(vec) lo = *(const FN(uvec) *)w * *(const FN(uvec) *)in;
-                FN(vec) hi = *(const FN(uvec) *)(w + FNET_HALF)
-                             * *(const FN(uvec) *)(in + FNET_HALF);
-                REAL t = 0;
+            fnet_size r = 0, c, i;
+            for (; r + 4 <= rows; r += 4) {
+                const REAL *w0 = wj + r * d, *w1 = w0 + d, *w2 = w1 + d, *w3 = w2 + d;
+                FN(vec) x0 = FNET_LD(in), x1 = FNET_LD(in + FNET_HALF);
+                FN(vec) lo0 = FNET_LD(w0) * x0, hi0 = FNET_LD(w0 + FNET_HALF) * x1;
+                FN(vec) lo1 = FNET_LD(w1) * x0, hi1 = FNET_LD(w1 + FNET_HALF) * x1;
+                FN(vec) lo2 = FNET_LD(w2) * x0, hi2 = FNET_LD(w2 + FNET_HALF) * x1;
+                FN(vec) lo3 = FNET_LD(w3) * x0, hi3 = FNET_LD(w3 + FNET_HALF) * x1;
                 for (c = FNET_LANES; c < full; c += FNET_LANES) {
-                    lo += *(const FN(uvec) *)(w + c) * *(const FN(uvec) *)(in + c);
-                    hi += *(const FN(uvec) *)(w + c + FNET_HALF)
-                          * *(const FN(uvec) *)(in + c + FNET_HALF);
+                    x0 = FNET_LD(in + c);
+                    x1 = FNET_LD(in + c + FNET_HALF);
+                    lo0 += FNET_LD(w0 + c) * x0;
+                    hi0 += FNET_LD(w0 + c + FNET_HALF) * x1;
+                    lo1 += FNET_LD(w1 + c) * x0;
+                    hi1 += FNET_LD(w1 + c + FNET_HALF) * x1;
+                    lo2 += FNET_LD(w2 + c) * x0;
+                    hi2 += FNET_LD(w2 + c + FNET_HALF) * x1;
+                    lo3 += FNET_LD(w3 + c) * x0;
+                    hi3 += FNET_LD(w3 + c + FNET_HALF) * x1;
                 }
-                for (c = full; c < d; c++)
-                    t += w[c] * in[c];
-                acc[r] = lo + hi;        /* the tree's first step */
-                tail[r] = t;
+                acc[r] = lo0 + hi0;        /* the tree's first step */
+                acc[r + 1] = lo1 + hi1;
+                acc[r + 2] = lo2 + hi2;
+                acc[r + 3] = lo3 + hi3;
             }
-            for (; r < FNET_HALF; r++) {
-                acc[r] = (FN(vec)){0};
-                tail[r] = 0;
+            for (; r < rows; r++) {
+                const REAL *w = wj + r * d;
+                FN(vec) lo = FNET_LD(w) * FNET_LD(in);
+                FN(vec) hi = FNET_LD(w + FNET_HALF) * FNET_LD(in + FNET_HALF);
+                for (c = FNET_LANES; c < full; c += FNET_LANES) {
+                    lo += FNET_LD(w + c) * FNET_LD(in + c);
+                    hi += FNET_LD(w + c + FNET_HALF) * FNET_LD(in + c + FNET_HALF);
+                }
+                acc[r] = lo + hi;
             }
+            if (rows < FNET_HALF)   /* all of them: a constant count, no call to memset */
+                for (i = 0; i < FNET_HALF; i++)
+                    if (i >= rows)
+                        acc[i] = (FN(vec)){0};
+            for (i = 0; i < FNET_HALF; i++)
+                tail[i] = 0;
+            if (full < d)           /* the last d mod FNET_LANES products, in order */
+                for (r = 0; r < rows; r++) {
+                    const REAL *w = wj + r * d;
+                    REAL t = 0;
+                    for (c = full; c < d; c++)
+                        t += w[c] * in[c];
+                    tail[r] = t;
+                }
             FN(sum_rows)(acc);
-            for (r = 0; r < rows; r++)
-                out[j + r] = (acc[0][r] + tail[r]) + b[j + r];
+            if (rows == FNET_HALF)  /* the same additions, lane by lane */
+                *(FN(uvec) *)(out + j) = (acc[0] + FNET_LD(tail)) + FNET_LD(b + j);
+            else
+                for (r = 0; r < rows; r++)
+                    out[j + r] = (acc[0][r] + tail[r]) + b[j + r];
         }
         return;
     }
+#undef FNET_LD
 #endif
     for (; j < h; j++)
         out[j] = FN(dot)(W + j * d, in, d) + b[j];

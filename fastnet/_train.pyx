@@ -16,6 +16,8 @@ from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
 from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 
 cimport numpy as cnp
 import numpy as np
@@ -92,9 +94,12 @@ cdef class Plan:
     cdef readonly object work, acts, deltas, labels, targets, weights
     cdef fnet_truth gathered  # points into labels / targets / weights above
     cdef object bound         # parameters bound for the single-row path
+    cdef object guard         # the model's ModelLock, for the row methods (bind_rows)
+    cdef bint classifier      # the head's outputs are probabilities (predict_proba)
     cdef bint f32
     cdef readonly bint labels_head   # the head's truth is class labels (else targets)
     cdef int typenum                 # numpy type number of the plan's dtype
+    cdef cnp.dtype descr             # and its descriptor
 
     def __init__(self, sizes, w_off, b_off, n_weights, act_codes, int output_code,
                  dtype, Py_ssize_t capacity):
@@ -163,6 +168,7 @@ cdef class Plan:
         self.gathered.weights = cnp.PyArray_DATA(self.weights)
         self.labels_head = list(HEADS.values())[output_code].truth == "labels"
         self.typenum = cnp.PyArray_TYPE(self.work)
+        self.descr = self.work.dtype
         self.f32 = self.work.dtype == np.float32
 
     def bind(self, cnp.ndarray params not None):
@@ -172,6 +178,13 @@ cdef class Plan:
             raise ValueError(f"params ({params.dtype}, shape {(<object>params).shape}) do not match "
                              f"this plan ({self.work.dtype}, {self.n_params} parameters)")
         self.bound = params
+
+    def bind_rows(self, cnp.ndarray params not None, guard not None, bint classifier):
+        """bind(params), and serve the row methods (forward_method and co.) of the model
+        whose lock is guard; classifier: whether its head has predict_proba."""
+        self.bind(params)
+        self.guard = guard
+        self.classifier = classifier
 
     def forward_row(self, cnp.ndarray x not None, cnp.ndarray out not None):
         """The latency path for one row: out (1, k) = outputs for x (1, d).
@@ -214,8 +227,9 @@ def row_call(object plan, object guard, object X, bint argmax):
     """The whole latency path of one clean row in one C call, the GIL held throughout.
 
     plan : a Plan made with capacity 1 and bound to the model's parameters, used by
-        this function only: holding the GIL serialises its uses of the workspace, and
-        no fit can start (fit takes the GIL to take the model) while it runs.
+        this function (and the row methods below) only: holding the GIL serialises its
+        uses of the workspace, and no fit can start (fit takes the GIL to take the
+        model) while it runs.
     guard : the model's ModelLock; a fit running in another thread owns the model, and
         then this returns None (the general path raises the usual RuntimeError).
     X : anything; only a C-contiguous (1, d) ndarray of the plan's dtype, finite, is
@@ -226,40 +240,97 @@ def row_call(object plan, object guard, object X, bint argmax):
     Returns None for everything this path does not serve (the caller takes the
     general path, which converts or raises the usual error), else the result.
     """
-    cdef Plan p
-    cdef cnp.ndarray x, out
-    cdef Py_ssize_t best, d, k
-    cdef cnp.npy_intp dims[2]
-    if type(plan) is not Plan or type(X) is not cnp.ndarray:
+    if type(plan) is not Plan:
         return None
-    p = <Plan>plan
+    return _row_serve(<Plan>plan, guard, X, argmax)
+
+
+# The public single-row methods of fastnet.network.MLP (forward, predict_proba,
+# predict), as functions of this module so that a clean row goes from the caller's
+# call to the result without a Python frame: the model's row plan (an attribute
+# made by the first clean row, see network.py) serves it through _row_serve, and
+# everything else (no plan yet, another dtype or shape, NaN, a fit in another
+# thread, a head without the fast path) takes the model's general method, which
+# converts or raises exactly as before.
+def forward_method(self, X):
+    plan = self._row_call_plan
+    if type(plan) is Plan:
+        out = _row_serve(<Plan>plan, (<Plan>plan).guard, X, False)
+        if out is not None:
+            return out
+    return self._forward_general(X)
+
+
+def predict_proba_method(self, X):
+    plan = self._row_call_plan
+    if type(plan) is Plan and (<Plan>plan).classifier:
+        out = _row_serve(<Plan>plan, (<Plan>plan).guard, X, False)
+        if out is not None:
+            return out
+    return self._predict_proba_general(X)
+
+
+def predict_method(self, X):
+    plan = self._row_call_plan
+    if type(plan) is Plan and (<Plan>plan).labels_head:   # predict = argmax
+        out = _row_serve(<Plan>plan, (<Plan>plan).guard, X, True)
+        if out is not None:
+            return out
+    return self._predict_general(X)
+
+
+cdef object _row_serve(Plan p, object guard, object X, bint argmax):
+    # row_call's work once plan is known to be a Plan: the result, or None
+    cdef cnp.ndarray x, out
+    cdef Py_ssize_t best, d = p.layout.sizes[0], k = p.layout.sizes[p.n_layers]
+    cdef cnp.npy_intp dims[2]
+    cdef void* op
+    if type(X) is not cnp.ndarray or guard is None:
+        return None
     x = <cnp.ndarray>X
-    d = p.sizes[0]
-    k = p.sizes[p.n_layers]
     if p.bound is None or not _row_array(x, p.typenum, d, False):
         return None
     owner = guard._owner
     if owner is not None and owner != PyThread_get_thread_ident():
         return None
-    dims[0] = 1
-    dims[1] = k
-    out = cnp.PyArray_EMPTY(2, dims, p.typenum, 0)
+    if argmax:   # the outputs go to the plan's scratch (its deltas), only the class out
+        dims[0] = 1
+        out = _new_array(_INTP_DESCR, 1, dims)
+        op = cnp.PyArray_DATA(p.deltas)
+    else:
+        dims[0] = 1
+        dims[1] = k
+        out = _new_array(p.descr, 2, dims)
+        op = cnp.PyArray_DATA(out)
     if p.f32:
         best = _forward_row(&p.layout, <float*>cnp.PyArray_DATA(p.bound),
                             <float*>cnp.PyArray_DATA(p.work), <float*>cnp.PyArray_DATA(x),
-                            <float*>cnp.PyArray_DATA(out), d, k)
+                            <float*>op, d, k)
     else:
         best = _forward_row(&p.layout, <double*>cnp.PyArray_DATA(p.bound),
                             <double*>cnp.PyArray_DATA(p.work), <double*>cnp.PyArray_DATA(x),
-                            <double*>cnp.PyArray_DATA(out), d, k)
+                            <double*>op, d, k)
     if best < 0:   # NaN or infinity in x: the general path raises its ValueError
         return None
-    if not argmax:
-        return out
-    dims[0] = 1
-    out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
-    (<Py_ssize_t*>cnp.PyArray_DATA(out))[0] = best
+    if argmax:
+        (<Py_ssize_t*>cnp.PyArray_DATA(out))[0] = best
     return out
+
+
+cdef extern from "numpy/arrayobject.h":
+    object _np_new_from_descr "PyArray_NewFromDescr" (
+        PyTypeObject* subtype, cnp.dtype descr, int nd, cnp.npy_intp* dims,
+        cnp.npy_intp* strides, void* data, int flags, PyObject* obj)
+
+cdef cnp.dtype _INTP_DESCR = np.dtype(np.intp)
+
+
+cdef inline object _new_array(cnp.dtype descr, int nd, cnp.npy_intp* dims):
+    # np.empty(dims, descr), C order, straight from the descriptor (no type number
+    # lookup); PyArray_NewFromDescr steals a reference to descr
+    Py_INCREF(descr)
+    return _np_new_from_descr(<PyTypeObject*>cnp.ndarray, descr, nd, dims,
+                              NULL, NULL, 0, NULL)
 
 
 cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint writable):
@@ -270,6 +341,38 @@ cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint w
             and (not writable or cnp.PyArray_ISWRITEABLE(a)))
 
 
+cdef extern from *:
+    """
+    /* 1 when the n values of x are all finite: the exponent field of each, plus one
+     * in its lowest bit, carries into the sign bit only for infinity and NaN (all
+     * ones); OR-ed over the row without an early exit, so the loop vectorises. */
+    #include <stdint.h>
+    #include <string.h>
+    static inline int fnet_row_finite_f32(const float *x, Py_ssize_t n)
+    {
+        uint32_t acc = 0, u;
+        Py_ssize_t j;
+        for (j = 0; j < n; j++) {
+            memcpy(&u, x + j, sizeof u);
+            acc |= (u & 0x7F800000u) + 0x00800000u;
+        }
+        return (acc >> 31) == 0;
+    }
+    static inline int fnet_row_finite_f64(const double *x, Py_ssize_t n)
+    {
+        uint64_t acc = 0, u;
+        Py_ssize_t j;
+        for (j = 0; j < n; j++) {
+            memcpy(&u, x + j, sizeof u);
+            acc |= (u & 0x7FF0000000000000u) + 0x0010000000000000u;
+        }
+        return (acc >> 63) == 0;
+    }
+    """
+    int fnet_row_finite_f32(const float* x, Py_ssize_t n) noexcept nogil
+    int fnet_row_finite_f64(const double* x, Py_ssize_t n) noexcept nogil
+
+
 cdef Py_ssize_t _forward_row(const fnet_layout* layout, const floating* params,
                              floating* work, const floating* x, floating* out,
                              Py_ssize_t d, Py_ssize_t k) noexcept nogil:
@@ -277,12 +380,13 @@ cdef Py_ssize_t _forward_row(const fnet_layout* layout, const floating* params,
     # x holds NaN or infinity (out untouched), else the index of the largest output.
     # (The layout's codes were checked when the plan was made.)
     cdef Py_ssize_t j, best = 0
-    for j in range(d):
-        if not isfinite(x[j]):
-            return -1
     if floating is float:
+        if not fnet_row_finite_f32(x, d):
+            return -1
         fnet_forward_row_f32(layout, params, work, x, out)
     else:
+        if not fnet_row_finite_f64(x, d):
+            return -1
         fnet_forward_row_f64(layout, params, work, x, out)
     for j in range(1, k):
         if out[j] > out[best]:

@@ -25,6 +25,15 @@ FORWARD_CHUNK = 1024
 ONE_THREAD_BELOW = 1_000_000
 
 
+def _public(method, name):
+    """A compiled method of _train, named and documented as BaseMLP's method name."""
+    method.__doc__ = getattr(BaseMLP, name).__doc__
+    method.__name__ = name
+    method.__qualname__ = f"MLP.{name}"
+    method.__module__ = __name__
+    return method
+
+
 class MLP(BaseMLP):
     __doc__ = BaseMLP.__doc__
 
@@ -59,53 +68,43 @@ class MLP(BaseMLP):
             plan.bind(self._params)
         return plan
 
-    # The fastest path, for one clean row of a small network: one C call that checks
-    # the row, runs the forward pass and makes the result, holding the GIL throughout
-    # (_train.row_call); None means "not served here", and the path below applies.
+    # The fastest path, for one clean row of a small network: the public forward,
+    # predict_proba and predict are compiled functions (_train.forward_method and
+    # co.) that check the row, run the forward pass and make the result in one C
+    # call, holding the GIL throughout, through the row plan made here by the first
+    # clean row; anything they do not serve goes to the _general methods below.
     def _make_row_call_plan(self):   # called for a clean row that row_call did not serve
         if (self._row_call_plan is None
                 and self._params.shape[0] <= _train.ROW_CALL_MAX_PARAMS):
-            plan = self._row_call_plan = self._plan(1)
-            plan.bind(self._params)
+            plan = self._plan(1)
+            plan.bind_rows(self._params, self._guard, self._head.classifier)
+            self._row_call_plan = plan
 
-    def forward(self, X):
-        out = _train.row_call(self._row_call_plan, self._guard, X, False)
-        if out is not None:
-            return out
+    forward = _public(_train.forward_method, "forward")
+    predict_proba = _public(_train.predict_proba_method, "predict_proba")
+    predict = _public(_train.predict_method, "predict")
+
+    def _forward_general(self, X):
         if self._clean_row(X):
             self._make_row_call_plan()
             out = np.empty((1, self._sizes[-1]), dtype=self._dtype)
             with self._guard.reading():
                 if self._row_plan().forward_row(X, out) >= 0:
                     return out
-        return super().forward(X)   # also raises the usual errors for NaN or infinity
+        return super(MLP, self).forward(X)   # also raises the usual errors for NaN or infinity
 
-    forward.__doc__ = BaseMLP.forward.__doc__
+    def _predict_proba_general(self, X):
+        return super(MLP, self).predict_proba(X)
 
-    def predict_proba(self, X):
-        if self._head.classifier:
-            out = _train.row_call(self._row_call_plan, self._guard, X, False)
-            if out is not None:
-                return out
-        return super().predict_proba(X)
-
-    predict_proba.__doc__ = BaseMLP.predict_proba.__doc__
-
-    def predict(self, X):
-        if self._head.truth == "labels":   # predict = argmax
-            best = _train.row_call(self._row_call_plan, self._guard, X, True)
-            if best is not None:
-                return best
-            if self._clean_row(X):
-                self._make_row_call_plan()
-                with self._guard.reading():
-                    best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
-                                                                    self._dtype))
-                if best >= 0:
-                    return np.array([best])
-        return super().predict(X)
-
-    predict.__doc__ = BaseMLP.predict.__doc__
+    def _predict_general(self, X):
+        if self._head.truth == "labels" and self._clean_row(X):   # predict = argmax
+            self._make_row_call_plan()
+            with self._guard.reading():
+                best = self._row_plan().forward_row(X, np.empty((1, self._sizes[-1]),
+                                                                self._dtype))
+            if best >= 0:
+                return np.array([best])
+        return super(MLP, self).predict(X)
 
     def _forward(self, X):
         # Workspaces are made once per model: one for single rows (the latency
