@@ -5,6 +5,7 @@ the arithmetic from fastnet/_train.pyx, where forward, backward and whole epochs
 optimizer steps run in compiled code without the GIL.
 """
 import contextlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,7 @@ ONE_THREAD_BELOW = 1_000_000
 def _public(method, name):
     """A compiled method of _train, named and documented as BaseMLP's method name."""
     method.__doc__ = getattr(BaseMLP, name).__doc__
+    method.__annotations__ = dict(getattr(BaseMLP, name).__annotations__)
     method.__name__ = name
     method.__qualname__ = f"MLP.{name}"
     method.__module__ = __name__
@@ -80,9 +82,10 @@ class MLP(BaseMLP):
             plan.bind_rows(self._params, self._guard, self._head.classifier)
             self._row_call_plan = plan
 
-    forward = _public(_train.forward_method, "forward")
-    predict_proba = _public(_train.predict_proba_method, "predict_proba")
-    predict = _public(_train.predict_method, "predict")
+    if not TYPE_CHECKING:   # type checkers read BaseMLP's annotated signatures
+        forward = _public(_train.forward_method, "forward")
+        predict_proba = _public(_train.predict_proba_method, "predict_proba")
+        predict = _public(_train.predict_method, "predict")
 
     def _forward_general(self, X):
         if self._clean_row(X):

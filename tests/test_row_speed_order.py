@@ -99,6 +99,8 @@ def test_the_public_row_methods_are_named_documented_and_take_self_and_x():
         assert method.__module__ == "fastnet.network"
         assert inspect.getdoc(method) == inspect.getdoc(getattr(BaseMLP, name))
         assert list(inspect.signature(method).parameters) == ["self", "X"]
+        # the same annotated signature as the documented one (help(), IDEs)
+        assert inspect.signature(method) == inspect.signature(getattr(BaseMLP, name))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
