@@ -12,6 +12,8 @@ import threading
 
 import numpy as np
 
+from fastnet._params import workspace_sizes
+
 
 @functools.lru_cache(maxsize=None)   # asked by every fit: two system calls each time
 def physical_memory():
@@ -57,7 +59,8 @@ def check_fit_memory(n_params, dtype, optimizer, sizes, workspace_rows, n, weigh
     check_fits_in_memory."""
     n_state = len(optimizer.state)
     values = ((2 + n_state) * n_params + (1 + n_state) * n_params * (2 if keep_best else 1)
-              + 2 * workspace_rows * sum(sizes) + (n if weighted else 0)
+              + 2 * workspace_rows * sum(workspace_sizes(sizes, dtype))
+              + (n if weighted else 0)
               + n_val * sizes[-1])
     check_fits_in_memory(values * dtype.itemsize + n * np.dtype(np.intp).itemsize,
                          lambda: f"the parameters, gradients, {optimizer.name} state, "

@@ -56,6 +56,14 @@ class _Stacked:
 ALIGN = 64
 
 
+def workspace_sizes(sizes, dtype):
+    """Each layer's slot in a row of a compiled workspace (fastnet._train.Plan): its
+    width padded to a multiple of ALIGN bytes, so every slot starts on a cache line.
+    The memory checks count these, not the bare widths."""
+    pad = max(1, ALIGN // np.dtype(dtype).itemsize)
+    return [-(-int(s) // pad) * pad for s in sizes]
+
+
 def aligned_zeros(n, dtype):
     """A 1-D array of n zeros whose first element starts on an ALIGN-byte boundary."""
     dtype = np.dtype(dtype)

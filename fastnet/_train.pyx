@@ -23,7 +23,7 @@ cimport numpy as cnp
 import numpy as np
 
 from fastnet._blas import load as _load_blas
-from fastnet._params import ALIGN as _ALIGN, aligned_zeros
+from fastnet._params import aligned_zeros, workspace_sizes
 from fastnet.components import HEADS
 
 cnp.import_array()
@@ -139,10 +139,10 @@ cdef class Plan:
         # slower, from one process to the next, with its 64 hidden values straddling
         # lines where numpy's 16-byte-aligned allocation put them).
         dtype = np.dtype(dtype)
-        pad = max(1, _ALIGN // dtype.itemsize)
-        cum = [0]
-        for l in range(L + 1):
-            cum.append(cum[l] + -(-sz[l] // pad) * pad)
+        cum, at = [0], 0
+        for slot in workspace_sizes(sz, dtype):
+            at += slot
+            cum.append(at)
         self.cum = np.array(cum, dtype=np.intp)
         total = capacity * cum[L + 1]
         # One buffer, activations then deltas: the layout _persample.c expects.
@@ -335,7 +335,9 @@ cdef inline object _new_array(cnp.dtype descr, int nd, cnp.npy_intp* dims):
 
 cdef inline bint _row_array(cnp.ndarray a, int typenum, Py_ssize_t width, bint writable):
     # a is a C-contiguous (1, width) array of type typenum (writable when asked)
+    # (in native byte order: a '>f4' array has float32's type number)
     return (cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_DIM(a, 0) == 1
+            and cnp.PyArray_ISNOTSWAPPED(a)
             and cnp.PyArray_DIM(a, 1) == width and cnp.PyArray_TYPE(a) == typenum
             and cnp.PyArray_IS_C_CONTIGUOUS(a)
             and (not writable or cnp.PyArray_ISWRITEABLE(a)))

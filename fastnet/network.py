@@ -12,6 +12,7 @@ import numpy as np
 from fastnet import _kernels, _train
 from fastnet._base import BaseMLP
 from fastnet._guards import check_fits_in_memory
+from fastnet._params import workspace_sizes
 from fastnet._threads import limit_blas_threads
 from fastnet.components import ACTIVATIONS
 
@@ -45,8 +46,8 @@ class MLP(BaseMLP):
 
     def _plan(self, capacity):
         # activations and deltas of `capacity` rows for every layer
-        check_fits_in_memory(2 * capacity * sum(self._sizes) * self._dtype.itemsize,
-                             f"workspaces for {capacity} rows")
+        check_fits_in_memory(2 * capacity * sum(workspace_sizes(self._sizes, self._dtype))
+                             * self._dtype.itemsize, f"workspaces for {capacity} rows")
         return _train.Plan(self._sizes, self._w_off, self._b_off, self._n_weights,
                            [ACTIVATIONS[a].code for a in self._activations],
                            self._head.code, self._dtype, capacity)
