@@ -224,23 +224,27 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
      * step, the row's two vectors are stepped in registers (FNET_SGD_STEP, lane by
      * lane the scalar step), stored, and summed from the registers (summing them
      * back from memory waited on the stores: A ran no faster than in two passes). */
-#define FNET_VSTEP(k, wl, wh)                                                           \
-    FN(vec) wl = *(const FN(uvec) *)(w + (k) * h),                                      \
-            wh = *(const FN(uvec) *)(w + (k) * h + FNET_HALF);                          \
-    if (step) {                                                                         \
+#define FNET_VROW(k, lo, hi)                                                            \
+    do {                                                                                \
         REAL *wk = w + (k) * h;                                                         \
-        REAL *vk = has_momentum ? VT + (c + (k)) * h + j0 : wk;                         \
-        FN(vec) vl = *(const FN(uvec) *)vk, vh = *(const FN(uvec) *)(vk + FNET_HALF);   \
-        FN(vec) gl = gbl * prev[c + (k)], gh = gbh * prev[c + (k)];                     \
-        FNET_SGD_STEP(wl, vl, gl, eta, mu, l2, has_l2, has_momentum, nesterov);         \
-        FNET_SGD_STEP(wh, vh, gh, eta, mu, l2, has_l2, has_momentum, nesterov);         \
-        *(FN(uvec) *)wk = wl;                                                           \
-        *(FN(uvec) *)(wk + FNET_HALF) = wh;                                             \
-        if (has_momentum) {                                                             \
-            *(FN(uvec) *)vk = vl;                                                       \
-            *(FN(uvec) *)(vk + FNET_HALF) = vh;                                         \
+        const REAL xk = in[c + (k)];                                                    \
+        FN(vec) wl = *(const FN(uvec) *)wk, wh = *(const FN(uvec) *)(wk + FNET_HALF);   \
+        if (step) {                                                                     \
+            REAL *vk = has_momentum ? VT + (c + (k)) * h + j0 : wk;                     \
+            FN(vec) vl = *(const FN(uvec) *)vk, vh = *(const FN(uvec) *)(vk + FNET_HALF); \
+            FN(vec) gl = gbl * prev[c + (k)], gh = gbh * prev[c + (k)];                 \
+            FNET_SGD_STEP(wl, vl, gl, eta, mu, l2, has_l2, has_momentum, nesterov);     \
+            FNET_SGD_STEP(wh, vh, gh, eta, mu, l2, has_l2, has_momentum, nesterov);     \
+            *(FN(uvec) *)wk = wl;                                                       \
+            *(FN(uvec) *)(wk + FNET_HALF) = wh;                                         \
+            if (has_momentum) {                                                         \
+                *(FN(uvec) *)vk = vl;                                                   \
+                *(FN(uvec) *)(vk + FNET_HALF) = vh;                                     \
+            }                                                                           \
         }                                                                               \
-    }
+        lo += xk * wl;                                                                  \
+        hi += xk * wh;                                                                  \
+    } while (0)
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
         REAL *w = WT + j0;
         FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0},
@@ -250,30 +254,19 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
             gbh = *(const FN(uvec) *)(g + j0 + FNET_HALF);
         }
         for (c = 0; c < d4; c += 4, w += 4 * h) {
-            FNET_VSTEP(0, w0l, w0h)
-            FNET_VSTEP(1, w1l, w1h)
-            FNET_VSTEP(2, w2l, w2h)
-            FNET_VSTEP(3, w3l, w3h)
-            a0 += in[c] * w0l;
-            b0 += in[c] * w0h;
-            a1 += in[c + 1] * w1l;
-            b1 += in[c + 1] * w1h;
-            a2 += in[c + 2] * w2l;
-            b2 += in[c + 2] * w2h;
-            a3 += in[c + 3] * w3l;
-            b3 += in[c + 3] * w3h;
+            FNET_VROW(0, a0, b0);
+            FNET_VROW(1, a1, b1);
+            FNET_VROW(2, a2, b2);
+            FNET_VROW(3, a3, b3);
         }
         a0 = (a0 + a1) + (a2 + a3);
         b0 = (b0 + b1) + (b2 + b3);
-        for (c = d4; c < d; c++, w += h) {
-            FNET_VSTEP(0, w0l, w0h)
-            a0 += in[c] * w0l;
-            b0 += in[c] * w0h;
-        }
+        for (c = d4; c < d; c++, w += h)
+            FNET_VROW(0, a0, b0);
         *(FN(uvec) *)(out + j0) = a0 + *(const FN(uvec) *)(b + j0);
         *(FN(uvec) *)(out + j0 + FNET_HALF) = b0 + *(const FN(uvec) *)(b + j0 + FNET_HALF);
     }
-#undef FNET_VSTEP
+#undef FNET_VROW
 #endif
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
         /* a constant width: the partial sums stay in registers */
