@@ -192,6 +192,25 @@ FNET_INLINE void FN(cols_row_step)(REAL *restrict w, REAL *restrict v, const REA
         FN(sgd_step)(w + j, v + j, gb[j] * x_c, eta, mu, l2, has_l2, has_momentum, nesterov);
 }
 
+/* The step of the columns j0..h-1 of a first layer kept transposed (the last h mod
+ * FNET_LANES, none when j0 == h), row by row, each weight as FN(cols_row_step) steps it. */
+FNET_INLINE void FN(cols_tail_step)(REAL *restrict WT, REAL *restrict VT,
+                                    const REAL *restrict in, const REAL *restrict g,
+                                    REAL eta, REAL mu, REAL l2, fnet_size d, fnet_size h,
+                                    fnet_size j0, const int has_l2, const int has_momentum,
+                                    const int nesterov)
+{
+    fnet_size c, j;
+    if (j0 < h)
+        for (c = 0; c < d; c++) {
+            REAL *restrict w = WT + c * h;
+            REAL *restrict v = has_momentum ? VT + c * h : w;
+            for (j = j0; j < h; j++)
+                FN(sgd_step)(w + j, v + j, g[j] * in[c], eta, mu, l2, has_l2, has_momentum,
+                             nesterov);
+        }
+}
+
 /* The SGD step of a first layer kept transposed (no input gradient), if any, then its
  * forward pass for the next row, in one pass over WT (d, h):
  *   (step: WT[c, j] <- sgd_step(WT[c, j], gradient g[j] prev[c]))
@@ -300,14 +319,9 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
             out[j0 + j] = s0[j] + b[j0 + j];
     }
 #undef FNET_ROW_STEP
-    if (step && j0 < h)   /* the last h mod FNET_LANES columns: step them all first */
-        for (c = 0; c < d; c++) {
-            REAL *restrict w = WT + c * h;
-            REAL *restrict v = has_momentum ? VT + c * h : w;
-            for (j = j0; j < h; j++)
-                FN(sgd_step)(w + j, v + j, g[j] * prev[c], eta, mu, l2, has_l2, has_momentum,
-                             nesterov);
-        }
+    if (step)   /* the last h mod FNET_LANES columns: step them all first */
+        FN(cols_tail_step)(WT, VT, prev, g, eta, mu, l2, d, h, j0, has_l2, has_momentum,
+                           nesterov);
     for (j = j0; j < h; j++) {       /* then their sums, in the same order */
         REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0, t;
         for (c = 0; c < d4; c += 4) {
@@ -344,15 +358,7 @@ FNET_INLINE void FN(dense_cols_sgd_step)(REAL *restrict WT, REAL *restrict VT,
             FN(cols_row_step)(WT + c * h + j0, has_momentum ? VT + c * h + j0 : NULL, gb,
                               in[c], eta, mu, l2, has_l2, has_momentum, nesterov);
     }
-    if (j0 < h)
-        for (c = 0; c < d; c++) {
-            const REAL x_c = in[c];
-            REAL *restrict w = WT + c * h;
-            REAL *restrict v = has_momentum ? VT + c * h : w;
-            for (j = j0; j < h; j++)
-                FN(sgd_step)(w + j, v + j, g[j] * x_c, eta, mu, l2, has_l2, has_momentum,
-                             nesterov);
-        }
+    FN(cols_tail_step)(WT, VT, in, g, eta, mu, l2, d, h, j0, has_l2, has_momentum, nesterov);
 }
 
 /* dst (cols, rows) = src (rows, cols) transposed */
