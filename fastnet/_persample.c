@@ -47,3 +47,21 @@
 #define FNET_LANES 8
 #define FNET_MASK_INT int64_t
 #include "_persample_impl.h"
+
+#undef REAL
+#undef SFX
+#undef FNET_LANES
+#undef FNET_MASK_INT
+
+/* fnet_finite_* inlined into each clone (see _persample.h) */
+FNET_MULTIVERSION
+int fnet_all_finite_f32(const float *x, fnet_size n)
+{
+    return fnet_finite_f32(x, n);
+}
+
+FNET_MULTIVERSION
+int fnet_all_finite_f64(const double *x, fnet_size n)
+{
+    return fnet_finite_f64(x, n);
+}

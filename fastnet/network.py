@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fastnet import _kernels, _train
+from fastnet import _validation as check
 from fastnet._base import BaseMLP
 from fastnet._guards import check_fits_in_memory
 from fastnet._params import workspace_sizes
@@ -51,6 +52,10 @@ class MLP(BaseMLP):
         return _train.Plan(self._sizes, self._w_off, self._b_off, self._n_weights,
                            [ACTIVATIONS[a].code for a in self._activations],
                            self._head.code, self._dtype, capacity)
+
+    def _X(self, X, name="X"):
+        # the same checks, finiteness tested by one compiled pass over the data
+        return check.check_X(X, self._sizes[0], self._dtype, name, _train.all_finite)
 
     def _split(self, truth):
         """(labels, targets) for the compiled code: the truth goes in its head's slot."""
