@@ -54,7 +54,8 @@ extensions = [
         extra_compile_args=COMPILE_ARGS,
         extra_link_args=LINK_ARGS,
         depends=["fastnet/_components.h", "fastnet/_components_impl.h", "fastnet/_persample.h",
-                 "fastnet/_persample_impl.h", "fastnet/_pool.h"],
+                 "fastnet/_persample_impl.h", "fastnet/_cols_blocks.h",
+                 "fastnet/_pool.h"],
     )
     for name in ("_blas", "_kernels", "_train")
 ]

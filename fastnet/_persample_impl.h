@@ -211,6 +211,60 @@ FNET_INLINE void FN(cols_tail_step)(REAL *restrict WT, REAL *restrict VT,
         }
 }
 
+#if FNET_VECTOR_EXT
+#define CB_NAME FN(cols_blocks)
+#define CB_ATTR FNET_INLINE
+#define CB_VEC FN(vec)
+#define CB_UVEC FN(uvec)
+#define CB_W FNET_HALF
+#define CB_NP 2
+#include "_cols_blocks.h"
+#undef CB_NAME
+#undef CB_ATTR
+#undef CB_VEC
+#undef CB_UVEC
+#undef CB_W
+#undef CB_NP
+#if FNET_WIDE_COLS
+typedef REAL FN(wvec) __attribute__((vector_size(FNET_LANES * sizeof(REAL))));
+typedef REAL FN(wuvec) __attribute__((vector_size(FNET_LANES * sizeof(REAL)),
+                                      aligned(sizeof(REAL)), __may_alias__));
+#define CB_NAME FN(cols_blocks_wide_body)
+#define CB_ATTR FNET_INLINE FNET_WIDE_TARGET
+#define CB_VEC FN(wvec)
+#define CB_UVEC FN(wuvec)
+#define CB_W FNET_LANES
+#define CB_NP 1
+#include "_cols_blocks.h"
+#undef CB_NAME
+#undef CB_ATTR
+#undef CB_VEC
+#undef CB_UVEC
+#undef CB_W
+#undef CB_NP
+/* FN(cols_blocks_wide_body) with step and the step's variant as constants, as each
+ * inlined call of FN(cols_blocks) has them. It is compiled for x86-64-v4 alone, so
+ * the clones call it (one call per layer pass) rather than inline it. */
+static FNET_WIDE_TARGET fnet_size FN(cols_blocks_wide)(
+        REAL *restrict out, REAL *restrict WT, const REAL *restrict in,
+        const REAL *restrict b, fnet_size d, fnet_size h, const int step, REAL *restrict VT,
+        const REAL *restrict prev, const REAL *restrict g, REAL eta, REAL mu, REAL l2,
+        const int has_l2, const int has_momentum, const int nesterov)
+{
+#define FNET_WIDE_CALL(S, L2, M, N) \
+    FN(cols_blocks_wide_body)(out, WT, in, b, d, h, S, VT, prev, g, eta, mu, l2, L2, M, N)
+    if (!step)
+        return FNET_WIDE_CALL(0, 0, 0, 0);
+    if (has_momentum && nesterov)
+        return has_l2 ? FNET_WIDE_CALL(1, 1, 1, 1) : FNET_WIDE_CALL(1, 0, 1, 1);
+    if (has_momentum)
+        return has_l2 ? FNET_WIDE_CALL(1, 1, 1, 0) : FNET_WIDE_CALL(1, 0, 1, 0);
+    return has_l2 ? FNET_WIDE_CALL(1, 1, 0, 0) : FNET_WIDE_CALL(1, 0, 0, 0);
+#undef FNET_WIDE_CALL
+}
+#endif
+#endif
+
 /* The SGD step of a first layer kept transposed (no input gradient), if any, then its
  * forward pass for the next row, in one pass over WT (d, h):
  *   (step: WT[c, j] <- sgd_step(WT[c, j], gradient g[j] prev[c]))
@@ -227,7 +281,8 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
                                 fnet_size d, fnet_size h, const int step,
                                 REAL *restrict VT, const REAL *restrict prev,
                                 const REAL *restrict g, REAL eta, REAL mu, REAL l2,
-                                const int has_l2, const int has_momentum, const int nesterov)
+                                const int has_l2, const int has_momentum, const int nesterov,
+                                const int wide)
 {
     const fnet_size d4 = d - d % 4;
     fnet_size j0 = 0, j, c;
@@ -237,55 +292,17 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
     if (step)                                                                              \
         FN(cols_row_step)(w + (k) * h, has_momentum ? VT + (c + (k)) * h + j0 : NULL, gb, \
                           prev[c + (k)], eta, mu, l2, has_l2, has_momentum, nesterov)
-#if FNET_VECTOR_EXT
-    /* the same sums in GCC's vectors of FNET_HALF outputs (two per block) */
-    /* Row c + k of the block (w points to row c) added to the sums (lo, hi): with the
-     * step, the row's two vectors are stepped in registers (FNET_SGD_STEP, lane by
-     * lane the scalar step), stored, and summed from the registers (summing them
-     * back from memory waited on the stores: A ran no faster than in two passes). */
-#define FNET_VROW(k, lo, hi)                                                            \
-    do {                                                                                \
-        REAL *wk = w + (k) * h;                                                         \
-        const REAL xk = in[c + (k)];                                                    \
-        FN(vec) wl = *(const FN(uvec) *)wk, wh = *(const FN(uvec) *)(wk + FNET_HALF);   \
-        if (step) {                                                                     \
-            REAL *vk = has_momentum ? VT + (c + (k)) * h + j0 : wk;                     \
-            FN(vec) vl = *(const FN(uvec) *)vk, vh = *(const FN(uvec) *)(vk + FNET_HALF); \
-            FN(vec) gl = gbl * prev[c + (k)], gh = gbh * prev[c + (k)];                 \
-            FNET_SGD_STEP(wl, vl, gl, eta, mu, l2, has_l2, has_momentum, nesterov);     \
-            FNET_SGD_STEP(wh, vh, gh, eta, mu, l2, has_l2, has_momentum, nesterov);     \
-            *(FN(uvec) *)wk = wl;                                                       \
-            *(FN(uvec) *)(wk + FNET_HALF) = wh;                                         \
-            if (has_momentum) {                                                         \
-                *(FN(uvec) *)vk = vl;                                                   \
-                *(FN(uvec) *)(vk + FNET_HALF) = vh;                                     \
-            }                                                                           \
-        }                                                                               \
-        lo += xk * wl;                                                                  \
-        hi += xk * wh;                                                                  \
-    } while (0)
-    for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
-        REAL *w = WT + j0;
-        FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0},
-                b3 = {0}, gbl = {0}, gbh = {0};
-        if (step) {
-            gbl = *(const FN(uvec) *)(g + j0);
-            gbh = *(const FN(uvec) *)(g + j0 + FNET_HALF);
-        }
-        for (c = 0; c < d4; c += 4, w += 4 * h) {
-            FNET_VROW(0, a0, b0);
-            FNET_VROW(1, a1, b1);
-            FNET_VROW(2, a2, b2);
-            FNET_VROW(3, a3, b3);
-        }
-        a0 = (a0 + a1) + (a2 + a3);
-        b0 = (b0 + b1) + (b2 + b3);
-        for (c = d4; c < d; c++, w += h)
-            FNET_VROW(0, a0, b0);
-        *(FN(uvec) *)(out + j0) = a0 + *(const FN(uvec) *)(b + j0);
-        *(FN(uvec) *)(out + j0 + FNET_HALF) = b0 + *(const FN(uvec) *)(b + j0 + FNET_HALF);
-    }
-#undef FNET_VROW
+#if FNET_VECTOR_EXT   /* the same sums in GCC's vectors (_cols_blocks.h) */
+#if FNET_WIDE_COLS
+    if (wide)
+        j0 = FN(cols_blocks_wide)(out, WT, in, b, d, h, step, VT, prev, g, eta, mu, l2,
+                                  has_l2, has_momentum, nesterov);
+    else
+#endif
+        j0 = FN(cols_blocks)(out, WT, in, b, d, h, step, VT, prev, g, eta, mu, l2, has_l2,
+                             has_momentum, nesterov);
+#else
+    (void)wide;
 #endif
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
         /* a constant width: the partial sums stay in registers */
@@ -376,7 +393,8 @@ FNET_INLINE void FN(transpose)(REAL *restrict dst, const REAL *restrict src, fne
  * first_done: the first layer's pre-activations are already in their slot (computed
  * by the previous sample's step, FN(weights_sgd_step)). */
 FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REAL *acts,
-                                 const REAL *x, REAL *WT0, const int first_done)
+                                 const REAL *x, REAL *WT0, const int first_done,
+                                 const int wide)
 {
     fnet_size l, j, L = net->n_layers;
     for (l = 0; l < L; l++) {
@@ -387,7 +405,8 @@ FNET_INLINE void FN(forward_one)(const fnet_layout *net, const REAL *params, REA
         if (l == 0 && first_done) {
             /* nothing to compute */
         } else if (l == 0 && WT0 != NULL) {
-            FN(dense_cols)(out, WT0, in, b, d, h, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0);
+            FN(dense_cols)(out, WT0, in, b, d, h, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0,
+                           wide);
         } else if (d == 1) {
             /* one input: a column of weights, vectorised across rows (dot(w, x) of
              * length 1 is exactly w * x) */
@@ -474,11 +493,12 @@ FNET_INLINE void FN(weights_sgd_step)(const int cols, REAL *W, REAL *V, REAL *dx
                                       const REAL *in, const REAL *g, REAL eta, REAL mu,
                                       REAL l2, fnet_size d, fnet_size h, const int has_l2,
                                       const int has_momentum, const int nesterov,
-                                      const REAL *next, REAL *next_out, const REAL *b)
+                                      const REAL *next, REAL *next_out, const REAL *b,
+                                      const int wide)
 {
     if (cols && next != NULL)
         FN(dense_cols)(next_out, W, next, b, d, h, 1, V, in, g, eta, mu, l2, has_l2,
-                       has_momentum, nesterov);
+                       has_momentum, nesterov, wide);
     else if (cols)
         FN(dense_cols_sgd_step)(W, V, in, g, eta, mu, l2, d, h, has_l2, has_momentum,
                                 nesterov);
@@ -526,6 +546,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
     double total = 0, eta_d = cfg->learning_rate;
     fnet_size i, l;
     int status = 0, first_done = 0;   /* first_done: see FN(forward_one) */
+    const int wide = FNET_WIDE_COLS_HERE;   /* the transposed first layer in 64-byte vectors */
 
     switch ((fnet_optimizer)cfg->code) {   /* the optimizers this loop implements */
     case FNET_OPT_SGD:
@@ -571,7 +592,7 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
 
         if (i + 1 < n)   /* the next sample's row, while this one is computed */
             FN(prefetch_row)(X + order[i + 1] * d0, d0);
-        FN(forward_one)(net, params, acts, x, WT0, first_done);
+        FN(forward_one)(net, params, acts, x, WT0, first_done, wide);
         step_loss = FN(head_loss_row)(net->output, out, label, target, k, &status);
         /* what the total takes: the weighted loss (finite weights can overflow a finite
          * loss; a weight of 0 makes any loss nothing) */
@@ -603,16 +624,16 @@ int FN(persample_epoch)(const fnet_layout *net, const fnet_optim *cfg, REAL *par
              * layers above were already updated: their dx came from old weights. */
             if (mu != 0 && cfg->nesterov)
                 FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 1, next,
-                                     acts + net->cum[1], b);
+                                     acts + net->cum[1], b, wide);
             else if (mu != 0)
                 FN(weights_sgd_step)(cols, W, V, dx, in, g, eta, mu, l2, d, h, 1, 1, 0, next,
-                                     acts + net->cum[1], b);
+                                     acts + net->cum[1], b, wide);
             else if (l2 != 0)
                 FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 1, 0, 0,
-                                     next, acts + net->cum[1], b);
+                                     next, acts + net->cum[1], b, wide);
             else
                 FN(weights_sgd_step)(cols, W, NULL, dx, in, g, eta, mu, l2, d, h, 0, 0, 0,
-                                     next, acts + net->cum[1], b);
+                                     next, acts + net->cum[1], b, wide);
             if (cols)
                 first_done = next != NULL;
             if (dx != NULL)
@@ -640,7 +661,7 @@ int FN(forward_row)(const fnet_layout *net, const REAL *params, REAL *work, cons
     fnet_size j;
     if (fnet_layout_check(net) != 0)
         return -1;
-    FN(forward_one)(net, params, work, x, NULL, 0);
+    FN(forward_one)(net, params, work, x, NULL, 0, 0);
     (void)FN(head_output_row)(net->output, z, k);
     for (j = 0; j < k; j++)
         out[j] = z[j];
