@@ -9,10 +9,11 @@ per-sample fits and single-row forwards in each, and compares the bits.
 
     python tools/isa_variants.py            # about 1 minute per variant
 
-Variants: the default build (the best clone for this CPU), the baseline clone only
-(-DFASTNET_NO_MULTIVERSION), AVX2 only (-march=x86-64-v3, no multiversioning), and no
-vector extensions at all (-DFASTNET_NO_VECTOR_EXT, baseline). Exit status 1 on any
-difference.
+Variants: the default build (the best clone for this CPU; on an AVX-512 CPU with the
+first layer's 64-byte vectors), the baseline clone only (-DFASTNET_NO_MULTIVERSION), AVX2
+only (-march=x86-64-v3, no multiversioning), and no vector extensions at all
+(-DFASTNET_NO_VECTOR_EXT, baseline); all but the default with -DFASTNET_NO_WIDE_COLS, so
+that they run their own clone's code on any CPU. Exit status 1 on any difference.
 """
 import os
 import shutil
@@ -25,8 +26,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = {
     "default (best clone)": "",
-    "baseline clone only": "-DFASTNET_NO_MULTIVERSION",
-    "AVX2 only": "-DFASTNET_NO_MULTIVERSION -march=x86-64-v3",
+    "baseline clone only": "-DFASTNET_NO_MULTIVERSION -DFASTNET_NO_WIDE_COLS",
+    "AVX2 only": "-DFASTNET_NO_MULTIVERSION -DFASTNET_NO_WIDE_COLS -march=x86-64-v3",
     "no vector extensions": "-DFASTNET_NO_MULTIVERSION -DFASTNET_NO_VECTOR_EXT",
 }
 
