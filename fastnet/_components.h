@@ -139,6 +139,10 @@ static const double FNET_INV_FACT[18] = {
     1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
     1.0 / 355687428096000.0};
 
+/* The largest odd and even k <= FNET_EXPM1_DEGREE (the tops of expm1's two chains). */
+#define FNET_EXPM1_ODD_TOP (FNET_EXPM1_DEGREE - 1 + FNET_EXPM1_DEGREE % 2)
+#define FNET_EXPM1_EVEN_TOP (FNET_EXPM1_DEGREE - FNET_EXPM1_DEGREE % 2)
+
 /* 2^n, exactly, from t = n + shifter (n a small non-negative integer held in the low
  * mantissa bits of t): move n into the exponent field. */
 FNET_INLINE float fnet_pow2_of_shifted_f32(float t)
