@@ -197,7 +197,9 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     n = logits.shape[0]
     # in place in probs (element by element, so probs may be logits)
     shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), out=probs)
-    z_label = shifted[np.arange(n), labels]         # a copy, taken before exp
+    # each row's entry at its label, a copy taken before exp (one row: the 1-D index
+    # of that row, a fraction of the cost of the 2-D one)
+    z_label = shifted[0][labels] if n == 1 else shifted[np.arange(n), labels]
     e = np.exp(shifted, out=probs)
     s = e.sum(axis=1, keepdims=True)
     probs /= s
@@ -214,14 +216,15 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     cancel, so the gradient of the mean loss needs only the saved probabilities.
     """
     n, k = probs.shape
-    scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
+    t = probs.dtype.type
     # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
     # p - 1 once, as a subtraction at the label alone would
     onehot = np.arange(k) == labels.reshape(n, 1)
-    if weights is None:         # one factor for all rows: no row can be 0 * inf
-        np.multiply(probs - onehot, scale, out=dlogits)
-    else:
-        dlogits[...] = _scaled(probs - onehot, scale)
+    np.subtract(probs, onehot, out=dlogits)
+    if weights is not None:
+        dlogits[...] = _scaled(dlogits, _row_scale(t(1) / t(n), weights, n))
+    elif n > 1:     # one factor for all rows: no row can be 0 * inf. (One row: the
+        dlogits *= t(1) / t(n)    # factor is 1, and the product would change nothing.)
 
 
 def squared_error_forward(pred, target, weights=None):
