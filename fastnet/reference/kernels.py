@@ -217,14 +217,20 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     """
     n, k = probs.shape
     t = probs.dtype.type
-    # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
-    # p - 1 once, as a subtraction at the label alone would
-    onehot = np.arange(k) == labels.reshape(n, 1)
-    np.subtract(probs, onehot, out=dlogits)
+    if n == 1:
+        # one row (per-sample SGD): p - 1 at its label alone, a number, not the (1, k)
+        # arrays of the one-hot below (the same bits, a fraction of the cost)
+        dlogits[...] = probs
+        dlogits[0, labels[0]] -= 1
+    else:
+        # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
+        # p - 1 once, as the subtraction at the label alone does
+        onehot = np.arange(k) == labels.reshape(n, 1)
+        np.subtract(probs, onehot, out=dlogits)
     if weights is not None:
         dlogits[...] = _scaled(dlogits, _row_scale(t(1) / t(n), weights, n))
-    elif n > 1:     # one factor for all rows: no row can be 0 * inf. (One row: the
-        dlogits *= t(1) / t(n)    # factor is 1, and the product would change nothing.)
+    elif n > 1:     # the mean's 1/n, one factor for all rows: no row can be 0 * inf
+        dlogits *= t(1) / t(n)      # (one row: the factor is 1, it would change nothing)
 
 
 def squared_error_forward(pred, target, weights=None):
