@@ -86,9 +86,7 @@ def relu_forward(out, z):
 
 def relu_backward(dz, dout, out):
     """dz = dout where out > 0, else 0 (the derivative at 0 is taken as 0)."""
-    # in place (np.where would build the result, then copy it into dz)
-    dz[...] = 0
-    np.copyto(dz, dout, where=out > 0)
+    dz[...] = np.where(out > 0, dout, 0)
 
 
 def identity_forward(out, z):
