@@ -96,7 +96,8 @@ class MLP(BaseMLP):
 
     def _steps(self, X, truth, weights, order, batch_size, config, t0):
         total, step, eta = 0.0, t0, config.learning_rate
-        state = tuple(self._state.values())
+        update = kernels.optimizer_steps(config, self._params, self._grads,
+                                         tuple(self._state.values()), self._n_weights)
         work = Workspace(self._sizes, self._dtype, batch_size)
         for start in range(0, order.shape[0], batch_size):
             idx = order[start:start + batch_size]
@@ -112,8 +113,7 @@ class MLP(BaseMLP):
                 break     # diverged: this step is not taken; the caller decides
             total += loss * rows
             eta = config.learning_rate / (1.0 + config.lr_decay * step)
-            kernels.optimizer_update(config, self._params, self._grads, state,
-                                     self._n_weights, eta, step + 1)
+            update(eta, step + 1)
             step += 1
         return total, step - t0, eta
 
