@@ -193,13 +193,15 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     log(sum_j exp(z_j - max)) - (z_y - max), never log of a probability that may be 0.
     """
     n = logits.shape[0]
-    # in place in probs (element by element, so probs may be logits)
-    shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), out=probs)
+    # in place in probs (element by element, so probs may be logits); the row max and
+    # sum by the ufuncs' reduce, what ndarray.max and .sum call through a Python wrapper
+    shifted = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True),
+                          out=probs)
     # each row's entry at its label, a copy taken before exp (one row: the 1-D index
     # of that row, a fraction of the cost of the 2-D one)
     z_label = shifted[0][labels] if n == 1 else shifted[np.arange(n), labels]
     e = np.exp(shifted, out=probs)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)
     probs /= s
     rows = np.log(s[:, 0])
     rows -= z_label

@@ -102,12 +102,16 @@ class MLP(BaseMLP):
                                          tuple(self._state.values()), self._n_weights)
         work = Workspace(self._sizes, self._dtype, batch_size)
         for start in range(0, order.shape[0], batch_size):
-            idx = order[start:start + batch_size]
-            rows = idx.shape[0]
-            if rows < batch_size:       # the last, shorter batch
-                work = work.first_rows(rows)
-            if batch_size == 1:         # one row: the slice i:i+1, a view, is the same
-                idx = slice(idx[0], idx[0] + 1)   # row as X[idx] without the copy (~1 us)
+            if batch_size == 1:
+                # one row: the slice i:i+1, a view, is the same row as the fancy-indexed
+                # X[order[start:start + 1]] without its copy (about 1 us)
+                i = order[start]
+                idx, rows = slice(i, i + 1), 1
+            else:
+                idx = order[start:start + batch_size]
+                rows = idx.shape[0]
+                if rows < batch_size:   # the last, shorter batch
+                    work = work.first_rows(rows)
             self._grads.fill(0)         # the backward passes add into the gradients
             loss = self._loss_and_gradients(X[idx], truth[idx], True,
                                             None if weights is None else weights[idx], work)
