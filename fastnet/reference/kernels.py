@@ -196,8 +196,7 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     e = np.exp(shifted, out=probs)
     s = np.add.reduce(e, axis=1, keepdims=True)
     probs /= s
-    rows = np.log(s[:, 0])
-    rows -= z_label
+    rows = np.log(s[:, 0]) - z_label
     rows = _weighted(rows, weights)
     return _mean(rows, n)
 
