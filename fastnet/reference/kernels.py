@@ -43,7 +43,7 @@ def dense_forward(out, x, W, b):
 def dense_backward(dx, dW, db, dout, x, W):
     """dW += dout.T @ x; db += dout.sum(0); dx = dout @ W (skipped when dx is None)."""
     dW += _product(dout.T, x)
-    db += dout.sum(axis=0)
+    db += np.add.reduce(dout, axis=0)      # dout.sum(axis=0) without its Python wrapper
     if dx is not None:
         _product(dout, W, out=dx)
 
@@ -162,6 +162,10 @@ def _weighted(rows, weights):
 def _mean(rows, n):
     """The mean loss, a float, from the n rows' losses: summed in double (float32 rows
     converted first; float64 ones are not copied)."""
+    if n == 1:
+        # per-sample SGD: the row's loss itself, the same bits as the sum below (NumPy's
+        # sum of one number is 0 + it: -0 becomes +0) without its set-up (about 1 us)
+        return 0.0 + float(rows[0])
     return float(rows.astype(np.float64, copy=False).sum() / n)
 
 
@@ -182,10 +186,15 @@ def softmax_xent_forward(probs, logits, labels, weights=None):
     log(sum_j exp(z_j - max)) - (z_y - max), never log of a probability that may be 0.
     """
     n = logits.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)   # a new array: probs may be logits
-    z_label = shifted[np.arange(n), labels]
+    # in place in probs (element by element, so probs may be logits); the row max and
+    # sum by the ufuncs' reduce, what ndarray.max and .sum call through a Python wrapper
+    shifted = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True),
+                          out=probs)
+    # each row's entry at its label, a copy taken before exp (one row: the 1-D index
+    # of that row, a fraction of the cost of the 2-D one)
+    z_label = shifted[0][labels] if n == 1 else shifted[np.arange(n), labels]
     e = np.exp(shifted, out=probs)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)
     probs /= s
     rows = np.log(s[:, 0]) - z_label
     rows = _weighted(rows, weights)
@@ -199,14 +208,21 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
     cancel, so the gradient of the mean loss needs only the saved probabilities.
     """
     n, k = probs.shape
-    scale = _row_scale(probs.dtype.type(1) / probs.dtype.type(n), weights, n)
-    # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
-    # p - 1 once, as a subtraction at the label alone would
-    onehot = np.arange(k) == labels.reshape(n, 1)
-    if weights is None:         # one factor for all rows: no row can be 0 * inf
-        np.multiply(probs - onehot, scale, out=dlogits)
+    t = probs.dtype.type
+    if n == 1:
+        # one row (per-sample SGD): p - 1 at its label alone, a number, not the (1, k)
+        # arrays of the one-hot below (the same bits, a fraction of the cost)
+        dlogits[...] = probs
+        dlogits[0, labels[0]] -= 1
     else:
-        dlogits[...] = _scaled(probs - onehot, scale)
+        # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
+        # p - 1 once, as the subtraction at the label alone does
+        onehot = np.arange(k) == labels.reshape(n, 1)
+        np.subtract(probs, onehot, out=dlogits)
+    if weights is not None:
+        dlogits[...] = _scaled(dlogits, _row_scale(t(1) / t(n), weights, n))
+    elif n > 1:     # the mean's 1/n, one factor for all rows: no row can be 0 * inf
+        dlogits *= t(1) / t(n)      # (one row: the factor is 1, it would change nothing)
 
 
 def squared_error_forward(pred, target, weights=None):
@@ -338,14 +354,29 @@ def optimizer_update(config, params, grads, state, n_weights, eta, step):
     buffers, with step size eta, update number `step` (from 1): this module's
     ``<name>_update(params, grads, *state, n_weights, eta, *update_args)``, state being
     the optimizer's buffers and update_args what its registry entry lists."""
+    optimizer_steps(config, params, grads, state, n_weights)(eta, step)
+
+
+def optimizer_steps(config, params, grads, state, n_weights):
+    """optimizer_update on these buffers as a function of (eta, step) alone, for a loop
+    of steps: what does not change from step to step (the optimizer's kernel, the check
+    of its state, the values of update_args but "step") is looked up once, not at every
+    step (for a per-sample step, about a third of the optimizer's time)."""
     optimizer, update = _optimizer_kernel(config.name)
     if len(state) != len(optimizer.state):
         raise ValueError(f"the optimizer keeps {len(optimizer.state)} state buffers, got "
                          f"{len(state)}")
-    if step < 1:
-        raise ValueError(f"step = {step} is not a 1-based update number")
-    update(params, grads, *state, n_weights, eta,
-           *[step if name == "step" else getattr(config, name) for name in optimizer.update_args])
+    args = [None if name == "step" else getattr(config, name)
+            for name in optimizer.update_args]
+    step_at = [i for i, name in enumerate(optimizer.update_args) if name == "step"]
+
+    def step_with(eta, step):
+        if step < 1:
+            raise ValueError(f"step = {step} is not a 1-based update number")
+        for i in step_at:           # the update number, where the kernel takes it (Adam)
+            args[i] = step
+        update(params, grads, *state, n_weights, eta, *args)
+    return step_with
 
 
 @functools.lru_cache(maxsize=None)

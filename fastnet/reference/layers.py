@@ -62,11 +62,13 @@ class Dense:
         """
         return self._forward(_check.check_layer_input("x", x, self.W.shape[1], self.W.dtype))
 
-    def _forward(self, x):
+    def _forward(self, x, out=None):
         # forward without the checks, for the network (its rows are checked once per
-        # fit or predict, not at every step)
+        # fit or predict, not at every step); into `out`, when given (a training step's
+        # workspace), else into a new array
         self.x = x
-        out = np.empty((x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
+        if out is None:
+            out = np.empty((x.shape[0], self.W.shape[0]), dtype=self.W.dtype)
         self.kernels.dense_forward(out, x, self.W, self.b)
         return out
 
@@ -90,9 +92,12 @@ class Dense:
                                            self.W.dtype)
         return self._backward(dout, need_input_grad)
 
-    def _backward(self, dout, need_input_grad=True):
-        # backward without the checks, for the network
-        dx = np.empty_like(self.x) if need_input_grad else None
+    def _backward(self, dout, need_input_grad=True, dx=None):
+        # backward without the checks, for the network; dx into `dx`, when given
+        if not need_input_grad:
+            dx = None
+        elif dx is None:
+            dx = np.empty_like(self.x)
         self.kernels.dense_backward(dx, self.dW, self.db, dout, self.x, self.W)
         return dx
 
@@ -126,9 +131,9 @@ class Activation:
         """
         return self._forward(_check.check_layer_input("z", z))
 
-    def _forward(self, z):
-        # forward without the checks, for the network
-        self.out = np.empty_like(z)
+    def _forward(self, z, out=None):
+        # forward without the checks, for the network; into `out`, when given
+        self.out = np.empty_like(z) if out is None else out
         self.kernels.activation_forward(self.name, self.out, z)
         return self.out
 
@@ -147,9 +152,10 @@ class Activation:
         return self._backward(
             _check.check_layer_gradient("dout", dout, self.out.shape, self.out.dtype))
 
-    def _backward(self, dout):
-        # backward without the checks, for the network
-        dz = np.empty_like(dout)
+    def _backward(self, dout, dz=None):
+        # backward without the checks, for the network; into `dz`, when given
+        if dz is None:
+            dz = np.empty_like(dout)
         self.kernels.activation_backward(self.name, dz, dout, self.out)
         return dz
 
@@ -209,11 +215,11 @@ class HeadLoss:
             weights = _check.check_sample_weight(weights, n, z.dtype, name="weights")
         return self._forward(z, truth, weights)
 
-    def _forward(self, z, truth, weights=None):
+    def _forward(self, z, truth, weights=None, out=None):
         # forward without the checks, for the network (truth and weights converted
-        # and checked once per fit)
+        # and checked once per fit); the outputs into `out`, when given
         self.truth, self.weights = truth, weights
-        self.out = np.empty_like(z)
+        self.out = np.empty_like(z) if out is None else out
         return self.kernels.head_loss_forward(self.head, self.out, z, self.truth,
                                               self.weights)
 
@@ -222,9 +228,10 @@ class HeadLoss:
         _check.check_forward_done(self, self.out)
         return self._backward()
 
-    def _backward(self):
-        # backward without the check, for the network
-        dz = np.empty_like(self.out)
+    def _backward(self, dz=None):
+        # backward without the check, for the network; into `dz`, when given
+        if dz is None:
+            dz = np.empty_like(self.out)
         self.kernels.head_loss_backward(self.head, dz, self.out, self.truth, self.weights)
         return dz
 
