@@ -1,7 +1,7 @@
 """The NumPy reference's cheaper forms of its per-sample step (issue 11) compute exactly
 what its plain forms compute, bit for bit: one row's softmax cross-entropy (its label's
 entry, its gradient, its mean), the training step's reused arrays (Workspace) and row
-views, and the optimizer's step looked up once (optimizer_steps). The plain forms are
+views, and the optimizer's step looked up once (_optimizer_steps). The plain forms are
 written out here, as the reference had them."""
 import math
 
@@ -169,7 +169,7 @@ def test_optimizer_steps_equals_optimizer_update(optimizer):
     p, g = rng.standard_normal(20).astype(np.float32), rng.standard_normal(20).astype(np.float32)
     pa, sa = p.copy(), tuple(np.zeros(20, np.float32) for _ in range(n_state))
     pb, sb = p.copy(), tuple(np.zeros(20, np.float32) for _ in range(n_state))
-    step = ref.optimizer_steps(config, pa, g, sa, 15)
+    step = ref._optimizer_steps(config, pa, g, sa, 15)
     for t in range(1, 6):
         step(0.1 / t, t)
         ref.optimizer_update(config, pb, g, sb, 15, 0.1 / t, t)

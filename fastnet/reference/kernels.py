@@ -354,10 +354,10 @@ def optimizer_update(config, params, grads, state, n_weights, eta, step):
     buffers, with step size eta, update number `step` (from 1): this module's
     ``<name>_update(params, grads, *state, n_weights, eta, *update_args)``, state being
     the optimizer's buffers and update_args what its registry entry lists."""
-    optimizer_steps(config, params, grads, state, n_weights)(eta, step)
+    _optimizer_steps(config, params, grads, state, n_weights)(eta, step)
 
 
-def optimizer_steps(config, params, grads, state, n_weights):
+def _optimizer_steps(config, params, grads, state, n_weights):
     """optimizer_update on these buffers as a function of (eta, step) alone, for a loop
     of steps: what does not change from step to step (the optimizer's kernel, the check
     of its state, the values of update_args but "step") is looked up once, not at every

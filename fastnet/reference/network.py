@@ -98,7 +98,7 @@ class MLP(BaseMLP):
         total, step, eta = 0.0, t0, config.learning_rate
         # made once for the loop: the optimizer's step as a function of (eta, step), and
         # the arrays every step writes
-        update = kernels.optimizer_steps(config, self._params, self._grads,
+        update = kernels._optimizer_steps(config, self._params, self._grads,
                                          tuple(self._state.values()), self._n_weights)
         work = Workspace(self._sizes, self._dtype, batch_size)
         for start in range(0, order.shape[0], batch_size):
