@@ -36,7 +36,11 @@
 #if FNET_VECTOR_EXT && defined(__x86_64__) && !defined(FASTNET_NO_WIDE_COLS)
 #define FNET_WIDE_COLS 1
 #define FNET_WIDE_TARGET __attribute__((target("arch=x86-64-v4")))
-#define FNET_WIDE_COLS_HERE (__builtin_cpu_supports("x86-64-v4") != 0)
+/* x86-64-v4's features (GCC 11 knows the level as a target, not as a name here) */
+#define FNET_WIDE_COLS_HERE                                                              \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")            \
+     && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")        \
+     && __builtin_cpu_supports("avx512vl"))
 #else
 #define FNET_WIDE_COLS 0
 #define FNET_WIDE_COLS_HERE 0
