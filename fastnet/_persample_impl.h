@@ -286,6 +286,7 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
 {
     const fnet_size d4 = d - d % 4;
     fnet_size j0 = 0, j, c;
+    (void)wide;   /* unused without the 64-byte path */
     /* row c + k of the block (w points to row c): stepped through w itself, which the
      * sums then read (so no restrict on w) */
 #define FNET_ROW_STEP(k)                                                                   \
@@ -301,8 +302,6 @@ FNET_INLINE void FN(dense_cols)(REAL *restrict out, REAL *restrict WT,
 #endif
         j0 = FN(cols_blocks)(out, WT, in, b, d, h, step, VT, prev, g, eta, mu, l2, has_l2,
                              has_momentum, nesterov);
-#else
-    (void)wide;
 #endif
     for (; j0 + FNET_LANES <= h; j0 += FNET_LANES) {
         /* a constant width: the partial sums stay in registers */

@@ -337,7 +337,7 @@ cdef inline object _new_array(cnp.dtype descr, int nd, cnp.npy_intp* dims):
                               NULL, NULL, 0, NULL)
 
 
-def all_finite(cnp.ndarray a):
+def all_finite(cnp.ndarray a not None):
     """Whether the float array `a` holds no NaN or infinity (numpy's
     ``isfinite(a).all()``): one compiled pass for C-contiguous float32 and float64
     arrays in native byte order, numpy's test for any other."""

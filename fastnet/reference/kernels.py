@@ -213,7 +213,8 @@ def softmax_xent_backward(dlogits, probs, labels, weights=None):
         # one row (per-sample SGD): p - 1 at its label alone, a number, not the (1, k)
         # arrays of the one-hot below (the same bits, a fraction of the cost)
         dlogits[...] = probs
-        dlogits[0, labels[0]] -= 1
+        if 0 <= labels[0] < k:      # as the one-hot below: nothing outside 0..k-1
+            dlogits[0, labels[0]] -= 1
     else:
         # (n, k) booleans; probs - onehot is exact where it is 0 (p - 0 = p) and rounds
         # p - 1 once, as the subtraction at the label alone does

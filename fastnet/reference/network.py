@@ -121,6 +121,15 @@ class MLP(BaseMLP):
             eta = config.learning_rate / (1.0 + config.lr_decay * step)
             update(eta, step + 1)
             step += 1
+        if batch_size == 1 and self._dense[0].x is not None:
+            # the layers keep the last step's inputs: views into the caller's arrays
+            # here, which they must not keep alive (nor see change) after fit
+            self._dense[0].x = self._dense[0].x.copy()
+            lossl = self._loss_layer
+            if lossl.truth is not None:
+                lossl.truth = lossl.truth.copy()
+            if lossl.weights is not None:
+                lossl.weights = lossl.weights.copy()
         return total, step - t0, eta
 
 
