@@ -7,7 +7,8 @@
  *   FN(cols_blocks_wide): 64-byte vectors, one zmm register per block row, compiled for
  *                         AVX-512 (x86-64-v4) and called only on such CPUs.
  * Each lane is one output column, computed lane by lane the same way in both: the same
- * bits. Returns the first column it did not do (h mod FNET_LANES are left). */
+ * bits. Returns the first column it did not do (h mod FNET_LANES are left). The
+ * parameters CB_* are undefined again at the end. */
 CB_ATTR fnet_size CB_NAME(REAL *restrict out, REAL *restrict WT, const REAL *restrict in,
                           const REAL *restrict b, fnet_size d, fnet_size h, const int step,
                           REAL *restrict VT, const REAL *restrict prev,
@@ -64,3 +65,10 @@ CB_ATTR fnet_size CB_NAME(REAL *restrict out, REAL *restrict WT, const REAL *res
 #undef CB_ROW
     return j0;
 }
+
+#undef CB_NAME
+#undef CB_ATTR
+#undef CB_VEC
+#undef CB_UVEC
+#undef CB_W
+#undef CB_NP

@@ -219,12 +219,6 @@ FNET_INLINE void FN(cols_tail_step)(REAL *restrict WT, REAL *restrict VT,
 #define CB_W FNET_HALF
 #define CB_NP 2
 #include "_cols_blocks.h"
-#undef CB_NAME
-#undef CB_ATTR
-#undef CB_VEC
-#undef CB_UVEC
-#undef CB_W
-#undef CB_NP
 #if FNET_WIDE_COLS
 typedef REAL FN(wvec) __attribute__((vector_size(FNET_LANES * sizeof(REAL))));
 typedef REAL FN(wuvec) __attribute__((vector_size(FNET_LANES * sizeof(REAL)),
@@ -236,12 +230,6 @@ typedef REAL FN(wuvec) __attribute__((vector_size(FNET_LANES * sizeof(REAL)),
 #define CB_W FNET_LANES
 #define CB_NP 1
 #include "_cols_blocks.h"
-#undef CB_NAME
-#undef CB_ATTR
-#undef CB_VEC
-#undef CB_UVEC
-#undef CB_W
-#undef CB_NP
 /* FN(cols_blocks_wide_body) with step and the step's variant as constants, as each
  * inlined call of FN(cols_blocks) has them. It is compiled for x86-64-v4 alone, so
  * the clones call it (one call per layer pass) rather than inline it. */
