@@ -385,14 +385,16 @@ cdef Py_ssize_t _forward_row(const fnet_layout* layout, const floating* params,
     return best
 
 
-cdef void _forward(Plan plan, floating* params, floating* acts, Py_ssize_t n) noexcept nogil:
-    # acts layer 0 holds the input rows (n, sizes[0]); fills layers 1..L.
+cdef void _forward(Plan plan, floating* params, floating* acts, const floating* x,
+                   Py_ssize_t n) noexcept nogil:
+    # x: the input rows (n, sizes[0]), acts' layer 0 or the caller's own contiguous rows
+    # (an inference pass reads them where they are: no copy); fills layers 1..L of acts.
     # The output layer is left as pre-activations (the head's transform is separate).
     cdef Py_ssize_t l, L = plan.n_layers, cap = plan.capacity
     cdef floating* out
     for l in range(L):
         out = acts + cap * plan.cum[l + 1]
-        _dense_forward(out, acts + cap * plan.cum[l], params + plan.w_off[l],
+        _dense_forward(out, x if l == 0 else acts + cap * plan.cum[l], params + plan.w_off[l],
                        params + plan.b_off[l], n, plan.sizes[l], plan.sizes[l + 1])
         if l < L - 1:
             _activation_forward(plan.act_codes[l], out, n * plan.sizes[l + 1])
@@ -602,14 +604,14 @@ def forward(Plan plan not None, floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] out):
     """out (n, k) = the head's outputs (probabilities for softmax) for the rows of X.
 
-    X is processed in chunks of plan.capacity rows through the plan's workspace.
+    X is processed in chunks of plan.capacity rows, read where they are (the workspace
+    holds the hidden layers and the outputs).
     """
     cdef Py_ssize_t n = X.shape[0], L = plan.n_layers, k = plan.sizes[L]
     cdef Py_ssize_t b, i, start, rows
     cdef floating[::1] acts = plan.acts
     cdef floating* out_layer = &acts[0] + plan.capacity * plan.cum[L]
     cdef floating[::1] work = plan.work
-    cdef fnet_truth none = _truth(None, NULL, NULL)
     _check_shapes(plan, params, X)
     if out is None or out.shape[0] != n or out.shape[1] != k:
         raise ValueError(f"out must have shape ({n}, {k})")
@@ -623,8 +625,7 @@ def forward(Plan plan not None, floating[::1] params, const floating[:, ::1] X,
         for b in range((n + plan.capacity - 1) // plan.capacity):
             start = b * plan.capacity
             rows = min(plan.capacity, n - start)
-            _load_rows(plan, &acts[0], &X[0, 0], &none, NULL, start, rows)
-            _forward(plan, &params[0], &acts[0], rows)
+            _forward(plan, &params[0], &acts[0], &X[start, 0], rows)
             for i in range(rows):
                 _head_output_row(plan.output_code, out_layer + i * k, k)
             memcpy(&out[start, 0], out_layer, rows * k * sizeof(floating))
@@ -670,7 +671,7 @@ def loss_and_gradients(Plan plan not None, floating[::1] params, floating[::1] g
             start = b * plan.capacity
             rows = min(plan.capacity, n - start)
             batch = _load_rows(plan, &acts[0], &X[0, 0], &source, NULL, start, rows)
-            _forward(plan, &params[0], &acts[0], rows)
+            _forward(plan, &params[0], &acts[0], &acts[0], rows)
             total += _loss_forward(plan, &acts[0], &batch, rows)
             if outputs is not None:
                 memcpy(&outputs[start, 0], out_layer, rows * k * sizeof(floating))
@@ -860,7 +861,7 @@ cdef int _minibatch_steps(Plan plan, fnet_optim* cfg, floating* params, floating
         start = b * batch_size
         rows = min(batch_size, n - start)
         batch = _load_rows(plan, acts, X, source, order, start, rows)
-        _forward(plan, params, acts, rows)
+        _forward(plan, params, acts, acts, rows)
         step_loss = _loss_forward(plan, acts, &batch, rows)
         if not isfinite(step_loss):
             break     # diverged: stop before this step; the caller decides
@@ -892,7 +893,7 @@ cdef double _batch_gradient(Plan plan, const floating* params, floating* grads,
     # scale * the gradient of the summed loss into grads.
     cdef fnet_truth batch = _load_rows(plan, acts, X, source, order, start, rows)
     cdef double loss
-    _forward(plan, <floating*>params, acts, rows)
+    _forward(plan, <floating*>params, acts, acts, rows)
     loss = _loss_forward(plan, acts, &batch, rows)
     clipped[0] = _clipped_loss(plan, acts, &batch, rows)
     _backward(plan, <floating*>params, grads, acts, deltas, &batch, rows, scale, False)

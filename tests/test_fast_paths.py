@@ -168,3 +168,26 @@ def test_loss_and_gradients_in_chunks(head):
     for a, b in zip(*[sum(net.gradients(X, y), []) for net in (fast, ref)]):
         assert_close(a, b, "network", "float64")
     assert_close(fast.forward(X), ref.forward(X), "network", "float64")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_reads_rows_in_place(dtype):
+    """Many-row forward reads each chunk of X where it is (no copy into the workspace):
+    a view that starts mid-array (not on a cache line), chunks and a short last chunk
+    give the same bits as the same rows copied, row by row through the reference's
+    tolerance, and X is left as it was."""
+    from fastnet.network import FORWARD_CHUNK
+    n, d = 2 * FORWARD_CHUNK + 77, 5
+    big = np.random.default_rng(4).standard_normal((n + 3, d)).astype(dtype)
+    X = big[3:]                                   # C-contiguous, 3 rows in: 60/120 bytes
+    assert X.flags.c_contiguous and X.ctypes.data % 64 != 0
+    before = X.copy()
+    fast = fastnet.MLP([d, 9, 4], "relu", "softmax", dtype=dtype, seed=5)
+    ref = fastnet.reference.MLP([d, 9, 4], "relu", "softmax", dtype=dtype, seed=5)
+    out = fast.forward(X)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(out, fast.forward(X.copy()))
+    # each chunk alone, and the rows after the chunk boundary, from their own arrays
+    np.testing.assert_array_equal(out[FORWARD_CHUNK:], fast.forward(X[FORWARD_CHUNK:].copy()))
+    np.testing.assert_array_equal(out[-77:], fast.forward(np.ascontiguousarray(X[-77:])))
+    assert_close(out, ref.forward(X), "network", dtype)
