@@ -229,3 +229,21 @@ def test_ceilings_are_the_better_blas_setting(monkeypatch):
     figures = iter([1.0, 3.0, 5.0, 2.0])
     assert timing._best_blas_setting(lambda: next(figures)) == 3.0   # one thread faster
     assert timing._best_blas_setting(lambda: next(figures)) == 5.0   # default faster
+
+
+@pytest.mark.parametrize("first, second", [(50.0, 100.0), (100.0, 50.0)])
+def test_run_keeps_the_better_of_the_peaks_before_and_after_the_rows(first, second,
+                                                                     monkeypatch):
+    from fastnet.bench import suite
+    peaks = iter([first, second])
+    monkeypatch.setattr(suite, "matmul_peak", lambda dtype, size: next(peaks))
+    printed = []
+    result = bench.run([TINY["per_sample"]], dtypes=("float32",), repeats=1, torch=False,
+                       sklearn=False, progress=printed.append)
+    assert next(peaks, None) is None                  # measured twice
+    assert result["peak"]["float32"] == 100.0
+    (row,) = result["rows"]
+    assert row["peak_share"] == pytest.approx(row["gflops"] / 100.0)
+    # the row printed as it came carries the first measurement
+    share = printed[0].split(" | ")[report.HEADER.index("% peak")]
+    assert share == f'{100 * row["gflops"] / first:.0f}%'

@@ -74,7 +74,8 @@ def format_table(result: Dict[str, Any]) -> str:
                  "scikit-learn: MLPClassifier/MLPRegressor, solver='sgd', same batch size, "
                  "momentum 0, alpha 0, one partial_fit epoch ('-': not installed or cannot "
                  "express it); target: issue 11's, per dtype; % peak: fastnet's GFLOP/s "
-                 "over numpy's square matmul above; % ceiling: over numpy's matmul on this "
+                 "over numpy's square matmul above (the better of its measurements "
+                 "before and after the rows); % ceiling: over numpy's matmul on this "
                  "configuration's own products (best of 7 each, default BLAS threads or one, "
                  "numpy's per-call cost included, so a fused kernel may exceed it on small shapes); extra mem: "
                  "peak of new allocations during one run (tracemalloc).")

@@ -130,7 +130,8 @@ def run(configs: Optional[Iterable] = None, dtypes=("float32", "float64"), full:
     dtypes : tuple of str, default ("float32", "float64")
     full : bool, default False
         The full run: larger workloads, 7 repeats instead of 5, and a 2048 (not 1024)
-        square matmul for the peak (the best of 5 measurements in both runs).
+        square matmul for the peak (the best of 5 measurements in both runs, taken
+        before and after the rows: the better one is ``peak``).
     repeats : int, optional
         Overrides the number of repeats.
     torch : bool, default True
@@ -150,8 +151,9 @@ def run(configs: Optional[Iterable] = None, dtypes=("float32", "float64"), full:
     repeats = repeats or (7 if full else 5)
     result = {"machine": machine_info(), "mode": "full" if full else "quick", "peak": {},
               "rows": []}
+    size = 2048 if full else 1024
     for dtype in dtypes:
-        result["peak"][dtype] = matmul_peak(dtype, 2048 if full else 1024)
+        result["peak"][dtype] = matmul_peak(dtype, size)
     for config in configs:
         n = config.samples(full)
         for dtype in dtypes:
@@ -160,4 +162,15 @@ def run(configs: Optional[Iterable] = None, dtypes=("float32", "float64"), full:
             result["rows"].append(row)
             if progress:
                 progress(format_row(row))
+    # The peak again after the rows, the better of the two kept: on a shared machine
+    # one measurement (itself the best of 5) was once half the other (float64 45
+    # against 86 GFLOP/s, shares of 150-175%). The rows printed as they came keep the
+    # first; the returned rows (the final table, the JSON) the better one.
+    for dtype in dtypes:
+        again = matmul_peak(dtype, size)
+        if again > result["peak"][dtype]:
+            result["peak"][dtype] = again
+            for row in result["rows"]:
+                if row["dtype"] == dtype:
+                    row["peak_share"] = row["gflops"] / again
     return result
