@@ -173,9 +173,10 @@ def test_loss_and_gradients_in_chunks(head):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_forward_reads_rows_in_place(dtype):
     """Many-row forward reads each chunk of X where it is (no copy into the workspace):
-    a view that starts mid-array (not on a cache line), chunks and a short last chunk
-    give the same bits as the same rows copied, row by row through the reference's
-    tolerance, and X is left as it was."""
+    a view that starts mid-array (not on a cache line), over several chunks and a short
+    last one, gives the same bits as the same rows copied (whole, and from a chunk
+    boundary on), agrees with the reference within its tolerance, and leaves X as it
+    was."""
     from fastnet.network import FORWARD_CHUNK
     n, d = 2 * FORWARD_CHUNK + 77, 5
     big = np.random.default_rng(4).standard_normal((n + 3, d)).astype(dtype)
