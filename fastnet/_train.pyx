@@ -490,8 +490,9 @@ cdef fnet_truth _load_rows(Plan plan, floating* acts, const floating* X,
                            const fnet_truth* source, const Py_ssize_t* order,
                            Py_ssize_t start, Py_ssize_t n) noexcept nogil:
     # Gathers rows order[start:start+n] (or start:start+n when order is NULL) of X into
-    # the input layer, and of the truth (what source has) into the plan's buffers;
-    # returns where the gathered truth is.
+    # the input layer (unless acts is NULL: a pass that reads X where it is), and of the
+    # truth (what source has) into the plan's buffers; returns where the gathered truth
+    # is.
     cdef Py_ssize_t i, r, d = plan.sizes[0], k = plan.sizes[plan.n_layers]
     cdef fnet_truth batch
     cdef const floating* t_in = <const floating*>source.targets
@@ -503,7 +504,8 @@ cdef fnet_truth _load_rows(Plan plan, floating* acts, const floating* X,
     batch.weights = plan.gathered.weights if w_in != NULL else NULL
     for i in range(n):
         r = order[start + i] if order != NULL else start + i
-        memcpy(acts + i * d, X + r * d, d * sizeof(floating))
+        if acts != NULL:
+            memcpy(acts + i * d, X + r * d, d * sizeof(floating))
         if source.labels != NULL:
             (<Py_ssize_t*>plan.gathered.labels)[i] = source.labels[r]
         if t_in != NULL:
@@ -670,8 +672,12 @@ def loss_and_gradients(Plan plan not None, floating[::1] params, floating[::1] g
         for b in range((n + plan.capacity - 1) // plan.capacity):
             start = b * plan.capacity
             rows = min(plan.capacity, n - start)
-            batch = _load_rows(plan, &acts[0], &X[0, 0], &source, NULL, start, rows)
-            _forward(plan, &params[0], &acts[0], &acts[0], rows)
+            if grads is not None:   # the backward pass needs the rows in the workspace
+                batch = _load_rows(plan, &acts[0], &X[0, 0], &source, NULL, start, rows)
+                _forward(plan, &params[0], &acts[0], &acts[0], rows)
+            else:                   # the loss alone: the rows read where they are
+                batch = _load_rows(plan, NULL, &X[0, 0], &source, NULL, start, rows)
+                _forward(plan, &params[0], &acts[0], &X[start, 0], rows)
             total += _loss_forward(plan, &acts[0], &batch, rows)
             if outputs is not None:
                 memcpy(&outputs[start, 0], out_layer, rows * k * sizeof(floating))

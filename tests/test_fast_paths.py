@@ -192,3 +192,25 @@ def test_forward_reads_rows_in_place(dtype):
     np.testing.assert_array_equal(out[FORWARD_CHUNK:], fast.forward(X[FORWARD_CHUNK:].copy()))
     np.testing.assert_array_equal(out[-77:], fast.forward(np.ascontiguousarray(X[-77:])))
     assert_close(out, ref.forward(X), "network", dtype)
+
+
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_reads_rows_in_place(head, weighted):
+    """The loss alone (no gradient) reads the rows where they are, the truth gathered
+    as before: over several chunks and a short last one, the same bits as the pass that
+    copies the rows into the workspace for its gradient, and X is left as it was."""
+    from fastnet.network import FORWARD_CHUNK
+    n, d = 2 * FORWARD_CHUNK + 77, 5
+    X, y = make_problem(head, n + 3, d, 3, seed=6)
+    X, y = X[3:], y[3:]                           # a view that starts mid-array
+    w = np.random.default_rng(7).uniform(0, 2, n) if weighted else None
+    before = X.copy()
+    net = fastnet.MLP([d, 7, 3], "tanh", head.name, dtype="float64", seed=8)
+    Xc, truth, w = net._data(X, y, w)
+    assert np.shares_memory(Xc, X)                # the caller's rows, not a copy
+    alone = net._loss_and_gradients(Xc, truth, False, w)
+    with_grad = net._loss_and_gradients(Xc, truth, True, w)
+    assert alone == with_grad
+    assert net.loss(X, y, w) == pytest.approx(alone, rel=1e-12)
+    np.testing.assert_array_equal(X, before)
