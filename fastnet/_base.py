@@ -165,9 +165,11 @@ class BaseMLP:
         """The head's outputs (n, k) for checked rows X (probabilities for softmax)."""
         raise NotImplementedError
 
-    def _loss_and_gradients(self, X, truth, with_grad, weights=None):
+    def _loss_and_gradients(self, X, truth, with_grad, weights=None, outputs=None):
         """Mean loss of checked rows against their converted truth (each row's loss
-        times its weight, when given); with_grad ADDS its gradient into self._grads."""
+        times its weight, when given); with_grad ADDS its gradient into self._grads;
+        outputs (n, k), when given, receives the head's outputs (what _forward returns)
+        from the same pass."""
         raise NotImplementedError
 
     def _make_trainer(self, batch_size):

@@ -451,17 +451,14 @@ def evaluate(net, X, truth, rows, interrupt=None):
     """(mean loss, the head's metric) of checked rows, computed in slices of `rows`
     rows (Ctrl-C is looked at between them: NaN figures once it is requested)."""
     n = X.shape[0]
-    if n <= rows:
-        return float(net._loss_and_gradients(X, truth, False)), \
-            net._head.score(net._forward(X), truth)
+    # the outputs for the metric come from the loss's own forward pass (one pass, not two)
     total, outputs = 0.0, np.empty((n, net._sizes[-1]), dtype=net.dtype)
     for start in range(0, n, rows):
         if interrupt is not None and interrupt.requested:
             return math.nan, math.nan
         stop = min(n, start + rows)
-        total += float(net._loss_and_gradients(X[start:stop], truth[start:stop], False)) \
-            * (stop - start)
-        outputs[start:stop] = net._forward(X[start:stop])
+        total += float(net._loss_and_gradients(X[start:stop], truth[start:stop], False,
+                                               outputs=outputs[start:stop])) * (stop - start)
     return total / n, net._head.score(outputs, truth)
 
 

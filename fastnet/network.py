@@ -129,10 +129,10 @@ class MLP(BaseMLP):
             plan = self._forward_plans[FORWARD_CHUNK] = self._plan(FORWARD_CHUNK)
         return plan
 
-    def _loss_and_gradients(self, X, truth, with_grad, weights=None):
+    def _loss_and_gradients(self, X, truth, with_grad, weights=None, outputs=None):
         return _train.loss_and_gradients(self._chunk_plan(), self._params,
                                          self._grads if with_grad else None,
-                                         X, *self._split(truth), weights)
+                                         X, *self._split(truth), weights, outputs)
 
     def _layout(self):
         # what a training plan was made for (_train_steps compares, every chunk)

@@ -10,7 +10,7 @@ import pytest
 import fastnet
 import fastnet.reference
 from fastnet import _progress, _training
-from conftest import assert_close
+from conftest import HEAD_PARAMS, assert_close, make_problem
 
 
 def _classes(n=120, k=3, seed=0):
@@ -422,6 +422,25 @@ def test_inference_in_slices_is_the_same(impl, monkeypatch, dtype):
 
 
 TOL_REL = {"float32": 1e-5, "float64": 1e-12}
+
+
+@pytest.mark.parametrize("head", HEAD_PARAMS)
+@pytest.mark.parametrize("rows", [8, 100])
+def test_validation_pass_is_one_forward_pass(impl, head, rows, monkeypatch):
+    """evaluate (fit's validation figures) takes the metric's outputs from the loss's
+    own pass, in one slice or several: no second forward pass, and the same loss and
+    metric as loss() and score()."""
+    X, y = make_problem(head, 50, 4, 3, seed=5)
+    net = impl.MLP([4, 7, 3], "tanh", head.name, dtype="float64", seed=1)
+    expected = (net.loss(X, y), net.score(X, y))
+    Xc, truth = net._X(X), net._truth(y, 50)
+
+    def no_forward(*args):
+        raise AssertionError("evaluate ran a second forward pass")
+    monkeypatch.setattr(net, "_forward", no_forward)
+    loss, metric = _training.evaluate(net, Xc, truth, rows)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    assert metric == pytest.approx(expected[1], rel=1e-12)
 
 
 # -- the memory guard counts what fit holds at once -------------------------------------

@@ -63,12 +63,15 @@ class MLP(BaseMLP):
         kernels.head_output(self._head.name, z, z)
         return z
 
-    def _loss_and_gradients(self, X, truth, with_grad, weights=None, work=None):
+    def _loss_and_gradients(self, X, truth, with_grad, weights=None, outputs=None,
+                            work=None):
         # the layers' unchecked passes: X, truth and weights were checked once (fit,
         # loss, gradients), so every step does only the arithmetic; into the arrays of
-        # `work` (a training step's Workspace), or into new ones
+        # `work` (a training step's Workspace), or into new ones; the head's outputs
+        # into `outputs`, when given
         work = work or self._new_arrays
-        loss = self._loss_layer._forward(self._logits(X, work), truth, weights, work.out)
+        loss = self._loss_layer._forward(self._logits(X, work), truth, weights,
+                                         work.out if outputs is None else outputs)
         if with_grad:
             d = self._loss_layer._backward(work.dz[-1])
             for l in range(len(self._dense) - 1, -1, -1):
@@ -114,7 +117,8 @@ class MLP(BaseMLP):
                     work = work.first_rows(rows)
             self._grads.fill(0)         # the backward passes add into the gradients
             loss = self._loss_and_gradients(X[idx], truth[idx], True,
-                                            None if weights is None else weights[idx], work)
+                                            None if weights is None else weights[idx],
+                                            work=work)
             if not math.isfinite(loss):
                 break     # diverged: this step is not taken; the caller decides
             total += loss * rows
