@@ -567,12 +567,15 @@ class _BaseMLP(BaseEstimator):
         if np.ndim(X) != 2 or X.shape[1] != net.layer_sizes[0]:
             raise ValueError(f"X has shape {np.shape(X)}; the network takes "
                              f"{net.layer_sizes[0]} features")
-        if scipy.sparse.issparse(X):
-            chunk = max(1, 2 ** 22 // max(1, X.shape[1]))
-            out = np.concatenate([net._forward(self._dense(X[i:i + chunk], net.dtype))
-                                  for i in range(0, X.shape[0], chunk)])
-        else:
-            out = net._forward(self._dense(X, net.dtype))
+        # the model's read lock, as fastnet.MLP's public methods take it: the forward
+        # pass runs in the network's one workspace, without the GIL
+        with net._guard.reading():
+            if scipy.sparse.issparse(X):
+                chunk = max(1, 2 ** 22 // max(1, X.shape[1]))
+                out = np.concatenate([net._forward(self._dense(X[i:i + chunk], net.dtype))
+                                      for i in range(0, X.shape[0], chunk)])
+            else:
+                out = net._forward(self._dense(X, net.dtype))
         # NumPy's promotion, as scikit-learn's X @ coefs_: float64 X on a float32 model
         # gives float64 outputs
         return out.astype(np.result_type(X.dtype, net.dtype), copy=False)
