@@ -410,9 +410,8 @@ def train(net, config, X, truth, weights, epochs, batch_size, sampling, validati
             record = {"epoch": epoch + 1, "loss": total / n, "learning_rate": eta,
                       "seconds": time.perf_counter() - start}
             if validation is not None:
-                # two passes per slice (loss, outputs): half a pass's rows each
-                figures = evaluate(net, *validation, max(1, schedule.pass_rows // 2),
-                                   interrupt)
+                # one pass per slice (the loss's, which also gives the outputs)
+                figures = evaluate(net, *validation, schedule.pass_rows, interrupt)
                 record["val_loss"], record[metric_key] = figures
             for key, value in record.items():
                 if key != "epoch":
